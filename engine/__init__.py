@@ -1,0 +1,1 @@
+"""Embedding Lab engine: datasets, protocols, models, retrieval. Never imports streamlit."""

@@ -1,0 +1,99 @@
+"""One faiss wrapper for every nearest-neighbour search in the project (items and images).
+
+Kinds: exact (`IndexFlatIP`), IVF (`IndexIVFFlat`, nlist / nprobe) and HNSW (`IndexHNSWFlat`,
+M / efSearch). Metric: inner product, or cosine (inner product of L2-normalised vectors).
+Rows may be excluded per query (R1 excludes padding and each user's history).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import faiss
+import numpy as np
+
+from engine.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    kind: Literal["exact", "ivf", "hnsw"] = "exact"
+    metric: Literal["ip", "cosine"] = "ip"
+    nlist: int = 32
+    nprobe: int = 4
+    hnsw_m: int = 16
+    ef_search: int = 64
+    ef_construction: int = 80
+    seed: int = 0
+
+
+def _as_f32(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(x, dtype=np.float32))
+
+
+class VectorIndex:
+    """Vectors (n x d) searchable by inner product or cosine; row r answers as id r."""
+
+    def __init__(self, vectors: np.ndarray, spec: IndexSpec = IndexSpec()) -> None:
+        x = _as_f32(vectors)
+        if x.ndim != 2 or x.shape[0] == 0:
+            raise ConfigError(f"Need a non-empty 2-D array of vectors, got shape {x.shape}.")
+        self.spec = spec
+        self.n, self.d = x.shape
+        if spec.metric == "cosine":
+            x = x.copy()
+            faiss.normalize_L2(x)
+        if spec.kind == "exact":
+            index: faiss.Index = faiss.IndexFlatIP(self.d)
+        elif spec.kind == "ivf":
+            if spec.nlist < 1 or spec.nlist > self.n:
+                raise ConfigError(f"IVF nlist must be between 1 and the number of vectors ({self.n}); got {spec.nlist}.")
+            if not 1 <= spec.nprobe <= spec.nlist:
+                raise ConfigError(f"nprobe ({spec.nprobe}) must be between 1 and nlist ({spec.nlist}): lower nprobe or raise nlist.")
+            quantizer = faiss.IndexFlatIP(self.d)
+            index = faiss.IndexIVFFlat(quantizer, self.d, spec.nlist, faiss.METRIC_INNER_PRODUCT)
+            index.cp.seed = spec.seed
+            index.train(x)
+            index.nprobe = spec.nprobe
+            self._quantizer = quantizer  # keep alive
+        elif spec.kind == "hnsw":
+            if spec.hnsw_m < 2:
+                raise ConfigError(f"HNSW M must be at least 2; got {spec.hnsw_m}.")
+            index = faiss.IndexHNSWFlat(self.d, spec.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = spec.ef_construction
+            index.hnsw.efSearch = max(1, spec.ef_search)
+        else:
+            raise ConfigError(f"Unknown index kind {spec.kind!r}; choose exact, ivf or hnsw.")
+        index.add(x)
+        self.index = index
+
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        exclude: Sequence[Sequence[int] | set[int] | np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k rows per query: (scores, ids), each (q x k), best first; -1 / -inf where fewer exist.
+
+        `exclude[i]` lists rows query i must never get back (searched past, then dropped).
+        """
+        q = _as_f32(queries)
+        if q.ndim == 1:
+            q = q[None, :]
+        if self.spec.metric == "cosine":
+            q = q.copy()
+            faiss.normalize_L2(q)
+        extra = max((len(e) for e in exclude), default=0) if exclude is not None else 0
+        kk = min(self.n, k + extra)
+        scores, ids = self.index.search(q, kk)
+        out_s = np.full((q.shape[0], k), -np.inf, dtype=np.float32)
+        out_i = np.full((q.shape[0], k), -1, dtype=np.int64)
+        for r in range(q.shape[0]):
+            s, i = scores[r], ids[r]
+            keep = i >= 0
+            if exclude is not None and len(exclude[r]):
+                keep &= ~np.isin(i, np.fromiter(exclude[r], dtype=np.int64))
+            s, i = s[keep][:k], i[keep][:k]
+            out_s[r, : len(s)] = s
+            out_i[r, : len(i)] = i
+        return out_s, out_i
