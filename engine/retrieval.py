@@ -14,6 +14,8 @@ import numpy as np
 
 from engine.errors import ConfigError
 
+TIE_MARGIN = 32
+
 
 @dataclass(frozen=True)
 class IndexSpec:
@@ -76,6 +78,8 @@ class VectorIndex:
         """Top-k rows per query: (scores, ids), each (q x k), best first; -1 / -inf where fewer exist.
 
         `exclude[i]` lists rows query i must never get back (searched past, then dropped).
+        Equal scores rank the lower id first (faiss leaves ties unordered), so that results are
+        reproducible: a margin of `TIE_MARGIN` extra rows is fetched to settle ties at the cut.
         """
         q = _as_f32(queries)
         if q.ndim == 1:
@@ -84,7 +88,7 @@ class VectorIndex:
             q = q.copy()
             faiss.normalize_L2(q)
         extra = max((len(e) for e in exclude), default=0) if exclude is not None else 0
-        kk = min(self.n, k + extra)
+        kk = min(self.n, k + extra + TIE_MARGIN)
         scores, ids = self.index.search(q, kk)
         out_s = np.full((q.shape[0], k), -np.inf, dtype=np.float32)
         out_i = np.full((q.shape[0], k), -1, dtype=np.int64)
@@ -93,7 +97,9 @@ class VectorIndex:
             keep = i >= 0
             if exclude is not None and len(exclude[r]):
                 keep &= ~np.isin(i, np.fromiter(exclude[r], dtype=np.int64))
-            s, i = s[keep][:k], i[keep][:k]
+            s, i = s[keep], i[keep]
+            order = np.lexsort((i, -s))[:k]
+            s, i = s[order], i[order]
             out_s[r, : len(s)] = s
             out_i[r, : len(i)] = i
         return out_s, out_i
