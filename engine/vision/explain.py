@@ -1,0 +1,116 @@
+"""Explaining one X-ray: probability, Grad-CAM, nearest training cases (faiss) and an out-of-distribution score.
+
+OOD score: cosine distance from the image's embedding to its k-th nearest training embedding. The threshold
+is a high quantile of the same score on val images (never seen in training), so about 1 % of genuine
+X-rays from the dataset would be flagged; images unlike anything in training score far above it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.data.images import Preprocessed, Source, preprocess
+from engine.data.medmnist import CLASSES
+from engine.errors import EmbedLabError, ImageError
+from engine.retrieval import IndexSpec, VectorIndex
+from engine.store import load_json
+from engine.vision.gradcam import grad_cam
+from engine.vision.model import XrayNet
+from engine.vision.train import XrayConfig, load_config, load_model
+
+OOD_K = 5
+OOD_QUANTILE = 0.99
+COSINE = IndexSpec(kind="exact", metric="cosine")
+
+
+def kth_distance(index: VectorIndex, queries: np.ndarray, k: int) -> np.ndarray:
+    """1 - cosine similarity to the k-th nearest indexed vector, per query (q,)."""
+    sims, _ = index.search(queries, k)
+    return 1.0 - sims[:, k - 1].astype(np.float64)
+
+
+def fit_ood_threshold(train_emb: np.ndarray, val_emb: np.ndarray, k: int = OOD_K, quantile: float = OOD_QUANTILE) -> dict:
+    """Threshold on the k-th-neighbour distance, set on val only."""
+    index = VectorIndex(train_emb, COSINE)
+    k = min(k, index.n)
+    scores = kth_distance(index, val_emb, k)
+    return {"k": k, "quantile": quantile, "threshold": float(np.quantile(scores, quantile)), "val_scores": scores.tolist()}
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    index: int  # row of the training split
+    label: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Analysis:
+    file: str
+    pre: Preprocessed
+    probability: float
+    label: str
+    heatmap: np.ndarray  # (s, s) in [0, 1], Grad-CAM of the predicted class
+    neighbours: tuple[Neighbour, ...]
+    ood_score: float
+    ood_threshold: float
+    ood: bool
+    warnings: tuple[str, ...]
+
+    def as_json(self) -> dict:
+        return {"file": self.file, "probability": round(self.probability, 4), "label": self.label, "ood": self.ood}
+
+
+class XrayExplainer:
+    """A trained run, ready to analyse images: model + faiss index over its training embeddings."""
+
+    def __init__(self, run: str | os.PathLike, train_labels: np.ndarray | None = None) -> None:
+        self.run = Path(run)
+        self.config: XrayConfig = load_config(self.run)
+        self.model: XrayNet = load_model(self.run)
+        with np.load(self.run / "embeddings.npz") as z:
+            train_emb = z["train"].astype(np.float32)
+        self.index = VectorIndex(train_emb, COSINE)
+        ood = load_json(self.run / "evaluation.json")["ood"]
+        self.ood_k, self.ood_threshold = int(ood["k"]), float(ood["threshold"])
+        self.train_labels = train_labels
+
+    def analyse(self, source: Source, name: str = "image", n_neighbours: int = 5, keep_steps: bool = True) -> Analysis:
+        """Preprocess -> probability + Grad-CAM -> nearest training cases -> OOD check."""
+        pre = preprocess(source, self.config.data_size, keep_steps=keep_steps)
+        image = pre.image
+        with torch.no_grad():
+            emb = self.model.embed(torch.from_numpy(image)[None]).numpy()
+        _, p = grad_cam(self.model, image, target=1)
+        label = CLASSES[int(p >= 0.5)]
+        heat, _ = grad_cam(self.model, image, target=int(p >= 0.5))
+        k = max(n_neighbours, self.ood_k)
+        sims, ids = self.index.search(emb, k)
+        neighbours = tuple(
+            Neighbour(int(i), CLASSES[int(self.train_labels[i])] if self.train_labels is not None else "?", float(s))
+            for s, i in zip(sims[0][:n_neighbours], ids[0][:n_neighbours])
+        )
+        score = float(1.0 - sims[0][self.ood_k - 1])
+        ood = score > self.ood_threshold
+        warnings = list(pre.warnings)
+        if ood:
+            warnings.append(
+                "This image looks unlike the chest X-rays the model was trained on "
+                f"(distance {score:.3f} > threshold {self.ood_threshold:.3f}); do not trust the prediction."
+            )
+        return Analysis(name, pre, p, label, heat, neighbours, score, self.ood_threshold, ood, tuple(warnings))
+
+    def analyse_safely(self, source: Source, name: str = "image", **kw) -> Analysis | str:
+        """Like `analyse`, but any failure comes back as a sentence for the user, never as an exception."""
+        try:
+            return self.analyse(source, name, **kw)
+        except EmbedLabError as e:
+            return str(e)
+        except MemoryError:
+            return "The image is too large to process; downscale it and upload it again."
+        except Exception as e:  # a decoder bug must not take the page or the CLI down
+            return str(ImageError(f"This file could not be processed ({type(e).__name__}: {e}); upload a PNG, JPEG or DICOM chest X-ray."))

@@ -1,0 +1,325 @@
+"""Fine-tuning strategies for PneumoniaMNIST under protocol X1, and the run directory they write.
+
+Strategies: `linear-probe` (frozen ImageNet backbone; the head is trained on cached embeddings),
+`partial` (last two stages + head conv + classifier), `full` (everything; the backbone at `backbone_lr_ratio`
+times the head's learning rate) and `scratch` (a small CNN, the baseline). All use AdamW with a cosine
+schedule, a class-balanced loss (each class weighs half), light X-ray augmentation (small rotation,
+translation and zoom, no flips: the heart is on the left) and choose their epoch by val AUC. A 2-parameter
+logit calibration is then fitted on val only; test is touched once, at the end.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.data.medmnist import SPLITS, XrayData, load_pneumoniamnist
+from engine.errors import ConfigError
+from engine.progress import Progress, silent
+from engine.store import load_json, load_state, save_json, save_state
+from engine.threads import set_threads
+from engine.vision.metrics import binary_metrics
+from engine.vision.model import STRATEGIES, XrayNet
+
+EpochCallback = Callable[[dict], None]
+
+DEFAULT_EPOCHS = {"linear-probe": 60, "partial": 10, "full": 12, "scratch": 20}
+DEFAULT_LR = {"linear-probe": 3e-3, "partial": 2e-3, "full": 2e-3, "scratch": 2e-3}
+
+
+@dataclass(frozen=True)
+class XrayConfig:
+    """Everything a run depends on (seed included); `epochs = 0` means the strategy's default."""
+
+    strategy: str = "linear-probe"
+    seed: int = 0
+    epochs: int = 0
+    batch_size: int = 64
+    lr: float = 0.0  # head learning rate; 0 = strategy default
+    backbone_lr_ratio: float = 0.1
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0
+    input_size: int = 64  # EfficientNet input after upsampling the 28 px image
+    augment: bool = True
+    max_rotation_deg: float = 10.0
+    max_shift: float = 0.08  # fraction of the image
+    max_zoom: float = 0.10
+    dropout: float = 0.2
+    calibration: str = "balanced-platt"  # "none" | "platt" | "balanced-platt"
+    subset: int = 0  # >0: use only this many images per split (tests, quick demos)
+    data_size: int = 28
+    threads: int = 2
+
+    def resolved(self) -> "XrayConfig":
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"Unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}.")
+        if self.calibration not in ("none", "platt", "balanced-platt"):
+            raise ConfigError("calibration must be none, platt or balanced-platt.")
+        return replace(
+            self,
+            epochs=self.epochs or DEFAULT_EPOCHS[self.strategy],
+            lr=self.lr or DEFAULT_LR[self.strategy],
+        )
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def subset_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """`n` indices (all if n <= 0), drawn with both classes present, returned in dataset order."""
+    if n <= 0 or n >= len(labels):
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    per_class = [rng.permutation(np.flatnonzero(labels == c)) for c in (0, 1)]
+    half = n // 2
+    take = np.concatenate([per_class[0][: max(1, half)], per_class[1][: max(1, n - half)]])
+    return np.sort(take)
+
+
+def augmentation_grid(b: int, size: int, cfg: XrayConfig, gen: torch.Generator) -> torch.Tensor:
+    """Random affine sampling grids (b, size, size, 2): rotation, shift, zoom."""
+    u = torch.rand(b, 4, generator=gen) * 2 - 1  # (b, 4) in [-1, 1]
+    angle = u[:, 0] * math.radians(cfg.max_rotation_deg)
+    zoom = 1.0 + u[:, 1] * cfg.max_zoom
+    shift = u[:, 2:] * cfg.max_shift * 2  # normalised coordinates span 2
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    return F.affine_grid(theta, [b, 1, size, size], align_corners=False)  # (b, S, S, 2)
+
+
+def class_weights(y: torch.Tensor) -> torch.Tensor:
+    """Per-sample weights so that each class contributes half of the loss."""
+    n, n_pos = len(y), float(y.sum())
+    w_pos, w_neg = n / (2 * max(n_pos, 1.0)), n / (2 * max(n - n_pos, 1.0))
+    return torch.where(y > 0.5, torch.tensor(w_pos), torch.tensor(w_neg))
+
+
+def cosine_lr(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+
+@torch.no_grad()
+def predict_logits(model: XrayNet, images: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Raw model logits (b,) in eval mode."""
+    model.eval()
+    out = [model(torch.from_numpy(images[i : i + batch])) for i in range(0, len(images), batch)]
+    return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
+
+
+@torch.no_grad()
+def embed_images(model: XrayNet, images: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Embeddings (n, c) in eval mode."""
+    model.eval()
+    out = [model.embed(torch.from_numpy(images[i : i + batch])) for i in range(0, len(images), batch)]
+    return torch.cat(out).numpy().astype(np.float32)
+
+
+def fit_calibration(logits: np.ndarray, y: np.ndarray, mode: str) -> tuple[float, float]:
+    """Platt scaling on val: sigmoid(a * z + b); 'balanced' weighs both classes equally."""
+    if mode == "none" or len(np.unique(y)) < 2:
+        return 1.0, 0.0
+    z, t = torch.from_numpy(logits).double(), torch.from_numpy(y).double()
+    w = class_weights(t).double() if mode == "balanced-platt" else torch.ones_like(t)
+    ab = torch.tensor([1.0, 0.0], dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([ab], lr=0.5, max_iter=100)
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(ab[0] * z + ab[1], t, weight=w)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    a, b = (float(v) for v in ab.detach())
+    return (a, b) if a > 0 and math.isfinite(a) and math.isfinite(b) else (1.0, 0.0)
+
+
+@dataclass
+class TrainResult:
+    model: XrayNet
+    config: XrayConfig
+    metrics: dict[str, float]
+    history: list[dict]
+    evaluation: dict  # ROC points, confusion matrix, OOD threshold ...
+    test_probabilities: np.ndarray
+    test_index: np.ndarray
+    embeddings: dict[str, np.ndarray]
+
+
+def _train_head_on_embeddings(model: XrayNet, emb: dict[str, np.ndarray], y: dict[str, np.ndarray], cfg: XrayConfig,
+                              gen: torch.Generator, progress: Progress, on_epoch: EpochCallback | None) -> list[dict]:
+    """Linear probe: the backbone is frozen, so embeddings are computed once and the head trains on them."""
+    x_tr, y_tr = torch.from_numpy(emb["train"]), torch.from_numpy(y["train"]).float()
+    x_va = torch.from_numpy(emb["val"])
+    w = class_weights(y_tr)
+    opt = torch.optim.AdamW(model.head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(x_tr) / cfg.batch_size)
+    total, warm = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_lr(s, total, warm))
+    history, best, best_auc = [], copy.deepcopy(model.head.state_dict()), -1.0
+    for epoch in range(cfg.epochs):
+        model.train()
+        perm = torch.randperm(len(x_tr), generator=gen)
+        loss_sum = 0.0
+        for i in range(0, len(perm), cfg.batch_size):
+            idx = perm[i : i + cfg.batch_size]
+            z = model.head(model.dropout(x_tr[idx])).squeeze(1)
+            loss = F.binary_cross_entropy_with_logits(z, y_tr[idx], weight=w[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += float(loss.detach()) * len(idx)
+        model.eval()
+        with torch.no_grad():
+            z_va = model.head(x_va).squeeze(1).numpy()
+        rec = _epoch_record(epoch, loss_sum / len(x_tr), z_va, y["val"])
+        history.append(rec)
+        if rec["val_auc"] > best_auc:
+            best_auc, best = rec["val_auc"], copy.deepcopy(model.head.state_dict())
+        progress(0.3 + 0.6 * (epoch + 1) / cfg.epochs, f"epoch {epoch + 1}/{cfg.epochs}: val AUC {rec['val_auc']:.3f}")
+        if on_epoch:
+            on_epoch(rec)
+    model.head.load_state_dict(best)
+    return history
+
+
+def _epoch_record(epoch: int, train_loss: float, z_val: np.ndarray, y_val: np.ndarray) -> dict:
+    m = binary_metrics(1 / (1 + np.exp(-z_val)), y_val)
+    t = torch.from_numpy(y_val).float()
+    val_loss = float(F.binary_cross_entropy_with_logits(torch.from_numpy(z_val).float(), t, weight=class_weights(t)))
+    return {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss, "val_auc": m["auc"], "val_acc": m["acc"]}
+
+
+def _train_end_to_end(model: XrayNet, x: dict[str, np.ndarray], y: dict[str, np.ndarray], cfg: XrayConfig,
+                      gen: torch.Generator, progress: Progress, on_epoch: EpochCallback | None) -> list[dict]:
+    """partial / full / scratch: mini-batches with augmentation; the best epoch by val AUC is kept."""
+    groups = model.param_groups(cfg.lr, cfg.lr * cfg.backbone_lr_ratio, cfg.weight_decay)
+    opt = torch.optim.AdamW(groups)
+    x_tr, y_tr = torch.from_numpy(x["train"]), torch.from_numpy(y["train"]).float()
+    w = class_weights(y_tr)
+    steps_per_epoch = math.ceil(len(x_tr) / cfg.batch_size)
+    total, warm = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_lr(s, total, warm))
+    size = model.input_size or x_tr.shape[-1]
+    history, best, best_auc = [], copy.deepcopy(model.state_dict()), -1.0
+    for epoch in range(cfg.epochs):
+        model.train()
+        perm = torch.randperm(len(x_tr), generator=gen)
+        loss_sum = 0.0
+        for step, i in enumerate(range(0, len(perm), cfg.batch_size)):
+            idx = perm[i : i + cfg.batch_size]
+            grid = augmentation_grid(len(idx), size, cfg, gen) if cfg.augment else None
+            z = model(x_tr[idx], grid)
+            loss = F.binary_cross_entropy_with_logits(z, y_tr[idx], weight=w[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += float(loss.detach()) * len(idx)
+            if step % 10 == 0:
+                frac = (epoch + step / steps_per_epoch) / cfg.epochs
+                progress(0.05 + 0.85 * frac, f"epoch {epoch + 1}/{cfg.epochs}, batch {step + 1}/{steps_per_epoch}")
+        rec = _epoch_record(epoch, loss_sum / len(x_tr), predict_logits(model, x["val"]), y["val"])
+        history.append(rec)
+        if rec["val_auc"] > best_auc:
+            best_auc, best = rec["val_auc"], copy.deepcopy(model.state_dict())
+        progress(0.05 + 0.85 * (epoch + 1) / cfg.epochs, f"epoch {epoch + 1}/{cfg.epochs}: val AUC {rec['val_auc']:.3f}")
+        if on_epoch:
+            on_epoch(rec)
+    model.load_state_dict(best)
+    return history
+
+
+def train(config: XrayConfig, data: XrayData | None = None, progress: Progress = silent,
+          on_epoch: EpochCallback | None = None, data_path: str | None = None, data_root: str | None = None) -> TrainResult:
+    """Train one strategy under X1 and evaluate it on test once."""
+    cfg = config.resolved()
+    set_threads(cfg.threads)
+    t0 = time.perf_counter()
+    progress(0.0, "loading PneumoniaMNIST")
+    data = data or load_pneumoniamnist(data_path, size=cfg.data_size, root=data_root, progress=progress)
+    keep = {s: subset_indices(data.labels[s], cfg.subset, cfg.seed) for s in SPLITS}
+    x = {s: np.ascontiguousarray(data.images[s][keep[s]]) for s in SPLITS}
+    y = {s: data.labels[s][keep[s]] for s in SPLITS}
+    gen = seed_everything(cfg.seed)
+    model = XrayNet(cfg.strategy, cfg.input_size, pretrained=True, dropout=cfg.dropout)
+    progress(0.02, "embedding the test set before training")
+    before = {s: embed_images(model, x[s]) for s in ("test",)}
+    if cfg.strategy == "linear-probe":
+        progress(0.05, "embedding train and val with the frozen backbone")
+        emb = {s: embed_images(model, x[s]) for s in ("train", "val")}
+        history = _train_head_on_embeddings(model, emb, y, cfg, gen, progress, on_epoch)
+    else:
+        history = _train_end_to_end(model, x, y, cfg, gen, progress, on_epoch)
+    progress(0.92, "calibrating on val, evaluating on test")
+    z_val = predict_logits(model, x["val"])
+    a, b = fit_calibration(z_val, y["val"], cfg.calibration)
+    model.logit_scale.fill_(a)
+    model.logit_bias.fill_(b)
+    p = {s: 1 / (1 + np.exp(-predict_logits(model, x[s]))) for s in ("val", "test")}
+    m_val, m_test = binary_metrics(p["val"], y["val"]), binary_metrics(p["test"], y["test"])
+    progress(0.96, "embedding the training set for nearest cases and OOD")
+    embeddings = {s: embed_images(model, x[s]) for s in SPLITS}
+    embeddings["test_before"] = before["test"]
+    from engine.vision.explain import fit_ood_threshold
+
+    ood = fit_ood_threshold(embeddings["train"], embeddings["val"])
+    seconds = time.perf_counter() - t0
+    best = max(history, key=lambda r: r["val_auc"]) if history else {"epoch": 0}
+    metrics: dict[str, float] = {f"test/{k}": float(v) for k, v in m_test.items() if np.isscalar(v)}
+    metrics |= {f"val/{k}": float(v) for k, v in m_val.items() if np.isscalar(v)}
+    metrics |= {"train_seconds": seconds, "best_epoch": float(best["epoch"]), "calibration/scale": a,
+                "calibration/bias": b, "ood/threshold": ood["threshold"], "ood/k": float(ood["k"])}
+    evaluation = {"test": {"roc": m_test["roc"], "confusion": m_test["confusion"]},
+                  "val": {"roc": m_val["roc"], "confusion": m_val["confusion"]}, "ood": ood,
+                  "test_labels": y["test"].tolist(), "source": data.source, "data_warnings": list(data.warnings)}
+    progress(1.0, f"done: test AUC {m_test['auc']:.3f}, ACC {m_test['acc']:.3f} in {seconds:.0f} s")
+    return TrainResult(model, cfg, metrics, history, evaluation, p["test"], keep["test"], embeddings)
+
+
+# --- run directories -----------------------------------------------------------------------------------------------
+
+def save_run(result: TrainResult, out: Path) -> Path:
+    """config.json, model.pt, history.json, evaluation.json, embeddings.npz, test_predictions.csv, metrics.json (last)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_json(out / "config.json", asdict(result.config))
+    save_state(out / "model.pt", result.model.state_dict())
+    save_json(out / "history.json", result.history)
+    save_json(out / "evaluation.json", result.evaluation)
+    np.savez(out / "embeddings.npz", **{k: v.astype(np.float16 if k == "train" else np.float32) for k, v in result.embeddings.items()})
+    with open(out / "test_predictions.csv", "w", newline="") as f:
+        wr = csv.writer(f)
+        wr.writerow(["index", "probability"])
+        for i, p in zip(result.test_index, result.test_probabilities):
+            wr.writerow([int(i), f"{float(p):.6f}"])
+    save_json(out / "metrics.json", result.metrics)
+    return out
+
+
+def load_config(run: Path) -> XrayConfig:
+    d = load_json(Path(run) / "config.json")
+    fields = XrayConfig.__dataclass_fields__
+    return XrayConfig(**{k: v for k, v in d.items() if k in fields})
+
+
+def load_model(run: Path) -> XrayNet:
+    """The trained model of a run (state_dict through `torch.load(weights_only=True)`)."""
+    cfg = load_config(run)
+    model = XrayNet(cfg.strategy, cfg.input_size, pretrained=False, dropout=cfg.dropout)
+    model.load_state_dict(load_state(Path(run) / "model.pt"), strict=True)
+    return model.eval()
