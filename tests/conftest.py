@@ -1,0 +1,128 @@
+"""Shared fixtures: data locations, a live `streamlit run app.py`, and a headless Debian chromium page."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+SHARED_DATA = Path(os.environ.get("EMBEDLAB_DATA_DIR") or ROOT.parent / "shared" / "data")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+]
+
+os.environ.setdefault("EMBEDLAB_THREADS", "2")
+
+
+def shared_data_or_skip(*parts: str) -> Path:
+    """A path under the shared data directory, or skip the test saying what is missing."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent on this machine (set EMBEDLAB_DATA_DIR to a folder holding it)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def runs_root(tmp_path_factory) -> Path:
+    """One runs directory for the whole session, so tests reuse each other's small trained runs."""
+    return tmp_path_factory.mktemp("runs")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(runs_root) -> str:
+    """Base URL of `streamlit run app.py` on a free loopback port (stopped after the session)."""
+    port = _free_port()
+    env = dict(os.environ, EMBEDLAB_RUNS_DIR=str(runs_root), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    log = open(ARTIFACTS.mkdir(parents=True, exist_ok=True) or ARTIFACTS / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless=true",
+         f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited early; see {ARTIFACTS / 'streamlit.log'}")
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("streamlit did not answer within 60 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def _browser():
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(_browser):
+    """A fresh playwright Page (1400x1000) that records console errors in `page.console_errors`."""
+    context = _browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.console_errors = []  # type: ignore[attr-defined]
+    page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+def wait_for_app(page, timeout_ms: int = 180_000) -> None:
+    """Wait until the Streamlit script has run to the end: content drawn, no 'Running…' status."""
+    page.wait_for_selector("[data-testid='stMainBlockContainer'] [data-testid='stElementContainer']",
+                           timeout=timeout_ms)
+    page.wait_for_timeout(700)  # a rerun triggered by an interaction starts within this
+    page.wait_for_function(
+        """() => {
+            const w = document.querySelector('[data-testid="stStatusWidget"]');
+            return !w || !/Running|Connecting/.test(w.innerText);
+        }""",
+        timeout=timeout_ms,
+    )
+    page.wait_for_timeout(300)
+
+
+def assert_no_exception(page) -> None:
+    """Fail when the page shows a Streamlit exception block."""
+    n = page.locator("[data-testid='stException']").count()
+    assert n == 0, page.locator("[data-testid='stException']").first.inner_text()
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
