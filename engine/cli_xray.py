@@ -1,9 +1,60 @@
-"""`python -m engine xray ...` (filled in by the chest X-ray work)."""
+"""`python -m engine xray train ...` and `python -m engine xray predict IMAGE... --run DIR` (protocol X1)."""
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+
+from engine.errors import ConfigError
+from engine.progress import terminal
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("xray", help="chest X-ray classifier (PneumoniaMNIST, protocol X1)")
-    p.set_defaults(func=lambda a: p.print_help())
+    xsub = p.add_subparsers(dest="command", required=True)
+
+    t = xsub.add_parser("train", help="train one strategy and write a run directory")
+    t.add_argument("--strategy", choices=["linear-probe", "partial", "full", "scratch"], default="linear-probe")
+    t.add_argument("--data-dir", default=None, help="folder holding medmnist/ (default: $EMBEDLAB_DATA_DIR or ./data)")
+    t.add_argument("--data", default=None, help="a local .npz (no md5 check) or a Kermany-layout folder instead")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--epochs", type=int, default=0, help="0 = the strategy's default")
+    t.add_argument("--input-size", type=int, default=0, help="EfficientNet input size in px (0 = default)")
+    t.add_argument("--subset", type=int, default=0, help="train on only this many training images (quick checks; val and test stay whole)")
+    t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--out", required=True, help="run directory to write")
+    t.set_defaults(func=_train)
+
+    q = xsub.add_parser("predict", help="one JSON line per image, in input order")
+    q.add_argument("images", nargs="+")
+    q.add_argument("--run", required=True, help="a run directory written by `xray train`")
+    q.set_defaults(func=_predict)
+
+
+def _train(a: argparse.Namespace) -> int:
+    from engine.vision.train import XrayConfig, save_run, train
+
+    kw = {"input_size": a.input_size} if a.input_size else {}
+    cfg = XrayConfig(strategy=a.strategy, seed=a.seed, epochs=a.epochs, train_subset=a.subset, threads=a.threads, **kw)
+    result = train(cfg, progress=terminal, data_path=a.data, data_root=a.data_dir)
+    out = save_run(result, Path(a.out))
+    for w in result.evaluation["data_warnings"]:
+        print(f"warning: {w}", file=sys.stderr)
+    m = result.metrics
+    print(json.dumps({"run": str(out), "test/auc": round(m["test/auc"], 4), "test/acc": round(m["test/acc"], 4),
+                      "train_seconds": round(m["train_seconds"], 1)}))
+    return 0
+
+
+def _predict(a: argparse.Namespace) -> int:
+    from engine.vision.explain import XrayExplainer
+
+    run = Path(a.run)
+    if not (run / "model.pt").exists() or not (run / "embeddings.npz").exists():
+        raise ConfigError(f"{run} is not a finished X-ray run; train one with `python -m engine xray train --out {run}`.")
+    explainer = XrayExplainer(run)
+    for name in a.images:
+        out = explainer.analyse_safely(name, name, keep_steps=False)
+        print(json.dumps({"file": name, "error": out} if isinstance(out, str) else out.as_json()), flush=True)
+    return 0

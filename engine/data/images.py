@@ -48,6 +48,15 @@ def _to_uint8(a: np.ndarray) -> np.ndarray:
     return np.round((a - lo) / (hi - lo) * 255.0).astype(np.uint8)
 
 
+COLOUR_LIMIT = 5.0  # mean |channel - gray| on 0..255 above which an image is called a colour picture
+
+
+def colourfulness(rgb: np.ndarray) -> float:
+    """Mean absolute deviation of the channels from their mean (0 for a gray image saved as RGB)."""
+    x = rgb[::4, ::4, :3].astype(np.float32)  # subsampled: enough for a mean
+    return float(np.abs(x - x.mean(axis=-1, keepdims=True)).mean())
+
+
 def _is_dicom(data: bytes) -> bool:
     return len(data) > 132 and data[128:132] == b"DICM"
 
@@ -122,7 +131,11 @@ def _decode_pil(data: bytes) -> tuple[np.ndarray, str, list[str]]:
     elif mode == "L":
         gray = np.asarray(img)
     else:  # RGB, P, CMYK, YCbCr, 1, LAB, HSV
-        gray = np.asarray(img.convert("RGB").convert("L"))
+        rgb = img.convert("RGB")
+        gray = np.asarray(rgb.convert("L"))
+        if colourfulness(np.asarray(rgb)) > COLOUR_LIMIT:
+            notes.append("The image is in colour, but chest X-rays are grayscale: it is probably not an X-ray, "
+                         "so the prediction is likely meaningless.")
     return np.ascontiguousarray(gray, dtype=np.uint8), mode, notes
 
 

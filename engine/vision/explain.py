@@ -114,3 +114,23 @@ class XrayExplainer:
             return "The image is too large to process; downscale it and upload it again."
         except Exception as e:  # a decoder bug must not take the page or the CLI down
             return str(ImageError(f"This file could not be processed ({type(e).__name__}: {e}); upload a PNG, JPEG or DICOM chest X-ray."))
+
+
+def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """Grayscale image (s, s) uint8 + heatmap (s, s) in [0, 1] -> RGB (s, s, 3) uint8 (a blue-red 'jet' ramp)."""
+    h = np.clip(heatmap, 0.0, 1.0)[..., None]
+    jet = np.concatenate([np.clip(1.5 - np.abs(4 * h - 3), 0, 1), np.clip(1.5 - np.abs(4 * h - 2), 0, 1),
+                          np.clip(1.5 - np.abs(4 * h - 1), 0, 1)], axis=-1)  # (s, s, 3)
+    gray = np.repeat(image[..., None].astype(np.float32) / 255.0, 3, axis=-1)
+    return np.round(255 * ((1 - alpha * h) * gray + alpha * h * jet)).clip(0, 255).astype(np.uint8)
+
+
+def embedding_maps(run: str | os.PathLike, seed: int = 0) -> dict[str, np.ndarray]:
+    """t-SNE of the test embeddings before (ImageNet / random init) and after training: {'before','after'} (n, 2)."""
+    from engine.projection import project
+
+    with np.load(Path(run) / "embeddings.npz") as z:
+        before, after = z["test_before"].astype(np.float32), z["test"].astype(np.float32)
+    perplexity = float(min(30, max(2, len(after) // 4)))
+    return {name: project(e, "tsne", perplexity=perplexity, iterations=500, seed=seed).xy for name, e in
+            (("before", before), ("after", after))}

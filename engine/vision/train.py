@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from engine.data.medmnist import SPLITS, XrayData, load_pneumoniamnist
 from engine.errors import ConfigError
 from engine.progress import Progress, silent
-from engine.store import load_json, load_state, save_json, save_state
+from engine.store import is_complete, list_runs, load_json, load_state, run_path, save_json, save_state
 from engine.threads import set_threads
 from engine.vision.metrics import binary_metrics
 from engine.vision.model import STRATEGIES, XrayNet
@@ -32,6 +32,7 @@ from engine.vision.model import STRATEGIES, XrayNet
 EpochCallback = Callable[[dict], None]
 
 DEFAULT_EPOCHS = {"linear-probe": 60, "partial": 10, "full": 12, "scratch": 20}
+DEFAULT_INPUT = {"linear-probe": 96, "partial": 64, "full": 64, "scratch": 0}
 DEFAULT_LR = {"linear-probe": 3e-3, "partial": 2e-3, "full": 2e-3, "scratch": 2e-3}
 
 
@@ -47,26 +48,27 @@ class XrayConfig:
     backbone_lr_ratio: float = 0.1
     weight_decay: float = 1e-4
     warmup_epochs: float = 1.0
-    input_size: int = 64  # EfficientNet input after upsampling the 28 px image
+    input_size: int = 0  # EfficientNet input after upsampling the 28 px image; 0 = strategy default
     augment: bool = True
     max_rotation_deg: float = 10.0
     max_shift: float = 0.08  # fraction of the image
     max_zoom: float = 0.10
     dropout: float = 0.2
-    calibration: str = "balanced-platt"  # "none" | "platt" | "balanced-platt"
-    subset: int = 0  # >0: use only this many images per split (tests, quick demos)
+    calibration: str = "temperature"  # "none" | "temperature" | "platt" | "balanced-platt"
+    train_subset: int = 0  # >0: train on only this many training images (tests); val and test stay whole (X1)
     data_size: int = 28
     threads: int = 2
 
     def resolved(self) -> "XrayConfig":
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"Unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}.")
-        if self.calibration not in ("none", "platt", "balanced-platt"):
-            raise ConfigError("calibration must be none, platt or balanced-platt.")
+        if self.calibration not in ("none", "temperature", "platt", "balanced-platt"):
+            raise ConfigError("calibration must be none, temperature, platt or balanced-platt.")
         return replace(
             self,
             epochs=self.epochs or DEFAULT_EPOCHS[self.strategy],
             lr=self.lr or DEFAULT_LR[self.strategy],
+            input_size=self.input_size or DEFAULT_INPUT[self.strategy],
         )
 
 
@@ -128,22 +130,28 @@ def embed_images(model: XrayNet, images: np.ndarray, batch: int = 256) -> np.nda
 
 
 def fit_calibration(logits: np.ndarray, y: np.ndarray, mode: str) -> tuple[float, float]:
-    """Platt scaling on val: sigmoid(a * z + b); 'balanced' weighs both classes equally."""
+    """Calibrated logit a * z + b, fitted on val.
+
+    'temperature': a only, both classes weighted equally, so the decision at 0.5 stays where the
+    class-balanced loss put it (a balanced prior) and only the confidence is tuned. 'platt': a and b with
+    val's own class mix. 'balanced-platt': a and b with both classes weighted equally.
+    """
     if mode == "none" or len(np.unique(y)) < 2:
         return 1.0, 0.0
     z, t = torch.from_numpy(logits).double(), torch.from_numpy(y).double()
-    w = class_weights(t).double() if mode == "balanced-platt" else torch.ones_like(t)
+    w = torch.ones_like(t) if mode == "platt" else class_weights(t).double()
     ab = torch.tensor([1.0, 0.0], dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([ab], lr=0.5, max_iter=100)
+    bias_on = 0.0 if mode == "temperature" else 1.0
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(ab[0] * z + ab[1], t, weight=w)
+        loss = F.binary_cross_entropy_with_logits(ab[0] * z + bias_on * ab[1], t, weight=w)
         loss.backward()
         return loss
 
     opt.step(closure)
-    a, b = (float(v) for v in ab.detach())
+    a, b = float(ab[0].detach()), bias_on * float(ab[1].detach())
     return (a, b) if a > 0 and math.isfinite(a) and math.isfinite(b) else (1.0, 0.0)
 
 
@@ -252,17 +260,18 @@ def train(config: XrayConfig, data: XrayData | None = None, progress: Progress =
     t0 = time.perf_counter()
     progress(0.0, "loading PneumoniaMNIST")
     data = data or load_pneumoniamnist(data_path, size=cfg.data_size, root=data_root, progress=progress)
-    keep = {s: subset_indices(data.labels[s], cfg.subset, cfg.seed) for s in SPLITS}
+    keep = {s: subset_indices(data.labels[s], cfg.train_subset if s == "train" else 0, cfg.seed) for s in SPLITS}
     x = {s: np.ascontiguousarray(data.images[s][keep[s]]) for s in SPLITS}
     y = {s: data.labels[s][keep[s]] for s in SPLITS}
     gen = seed_everything(cfg.seed)
     model = XrayNet(cfg.strategy, cfg.input_size, pretrained=True, dropout=cfg.dropout)
     progress(0.02, "embedding the test set before training")
-    before = {s: embed_images(model, x[s]) for s in ("test",)}
+    before = {"test": embed_images(model, x["test"])}
+    frozen: dict[str, np.ndarray] = {}
     if cfg.strategy == "linear-probe":
         progress(0.05, "embedding train and val with the frozen backbone")
-        emb = {s: embed_images(model, x[s]) for s in ("train", "val")}
-        history = _train_head_on_embeddings(model, emb, y, cfg, gen, progress, on_epoch)
+        frozen = {s: embed_images(model, x[s]) for s in ("train", "val")} | before
+        history = _train_head_on_embeddings(model, frozen, y, cfg, gen, progress, on_epoch)
     else:
         history = _train_end_to_end(model, x, y, cfg, gen, progress, on_epoch)
     progress(0.92, "calibrating on val, evaluating on test")
@@ -273,7 +282,7 @@ def train(config: XrayConfig, data: XrayData | None = None, progress: Progress =
     p = {s: 1 / (1 + np.exp(-predict_logits(model, x[s]))) for s in ("val", "test")}
     m_val, m_test = binary_metrics(p["val"], y["val"]), binary_metrics(p["test"], y["test"])
     progress(0.96, "embedding the training set for nearest cases and OOD")
-    embeddings = {s: embed_images(model, x[s]) for s in SPLITS}
+    embeddings = frozen or {s: embed_images(model, x[s]) for s in SPLITS}  # a frozen backbone embeds as before
     embeddings["test_before"] = before["test"]
     from engine.vision.explain import fit_ood_threshold
 
@@ -323,3 +332,25 @@ def load_model(run: Path) -> XrayNet:
     model = XrayNet(cfg.strategy, cfg.input_size, pretrained=False, dropout=cfg.dropout)
     model.load_state_dict(load_state(Path(run) / "model.pt"), strict=True)
     return model.eval()
+
+
+def train_and_save(config: XrayConfig, root: str | None = None, progress: Progress = silent,
+                   on_epoch: EpochCallback | None = None, data: XrayData | None = None) -> Path:
+    """Train `config` into <runs>/xray/<strategy>-<hash> (the app's and the bench's runs), or reuse it if done."""
+    cfg = config.resolved()
+    out = run_path("xray", cfg.strategy, cfg, root)
+    if is_complete(out):
+        progress(1.0, "already trained: reusing the stored run")
+        return out
+    return save_run(train(cfg, data=data, progress=progress, on_epoch=on_epoch), out)
+
+
+def list_xray_runs(root: str | None = None) -> list[dict]:
+    """Complete X-ray runs, newest first: {"path", "config", "metrics"}."""
+    runs = []
+    for p in list_runs("xray", root):
+        try:
+            runs.append({"path": p, "config": load_config(p), "metrics": load_json(p / "metrics.json")})
+        except (OSError, ValueError, TypeError):
+            continue  # a half-written or foreign folder is not a run
+    return runs

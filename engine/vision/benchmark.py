@@ -1,0 +1,44 @@
+"""Published PneumoniaMNIST results to compare against, and the strategy comparison table.
+
+Source: Yang J. et al., "MedMNIST v2 - A large-scale lightweight benchmark for 2D and 3D biomedical image
+classification", Scientific Data 10, 41 (2023), Table 3 (test AUC and ACC, PneumoniaMNIST column).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+CITATION = "MedMNIST v2 (Yang et al., Scientific Data 2023), Table 3, PneumoniaMNIST"
+PUBLISHED: tuple[tuple[str, float, float], ...] = (  # (method, test AUC, test ACC)
+    ("ResNet-18 (28)", 0.944, 0.854),
+    ("ResNet-18 (224)", 0.956, 0.864),
+    ("ResNet-50 (28)", 0.948, 0.854),
+    ("ResNet-50 (224)", 0.962, 0.884),
+    ("auto-sklearn", 0.942, 0.855),
+    ("AutoKeras", 0.947, 0.878),
+    ("Google AutoML Vision", 0.991, 0.946),
+)
+STRATEGY_LABELS = {
+    "linear-probe": "EfficientNet-Lite0, linear probe",
+    "partial": "EfficientNet-Lite0, last blocks + head",
+    "full": "EfficientNet-Lite0, full fine-tuning",
+    "scratch": "Small CNN from scratch",
+}
+
+
+def comparison_rows(runs: list[dict]) -> list[dict]:
+    """One row per strategy (mean ± sd over the seeds present), then the published rows."""
+    rows = []
+    for strategy, label in STRATEGY_LABELS.items():
+        ms = [r["metrics"] for r in runs if r["config"].strategy == strategy and r["config"].train_subset == 0]
+        if not ms:
+            continue
+        row = {"method": label, "source": f"this app, {len(ms)} seed(s)", "seeds": len(ms)}
+        for key, name in (("test/auc", "AUC"), ("test/acc", "ACC"), ("test/sensitivity", "sensitivity"),
+                          ("test/specificity", "specificity"), ("train_seconds", "train s")):
+            v = np.array([m[key] for m in ms], dtype=float)
+            row[name] = float(v.mean())
+            row[f"{name} sd"] = float(v.std(ddof=1)) if len(v) > 1 else float("nan")
+        rows.append(row)
+    for method, auc, acc in PUBLISHED:
+        rows.append({"method": method, "source": CITATION, "seeds": None, "AUC": auc, "ACC": acc})
+    return rows
