@@ -1,0 +1,157 @@
+"""What every recall model answers (RecBole's uniform interface, kept small).
+
+A model turns a left-aligned history `hist` [B, L] (item indices, 0 = padding on the right) and its
+lengths `lens` [B] into K user vectors (`encode`), scores items by inner product with the one item
+table `item_emb` (input and output embeddings are shared), and trains with `loss`:
+
+- "softmax": listwise softmax over every item, nn.CrossEntropyLoss on the target's index
+  (YouTubeDNN eq. 1; MIND eq. 9-10; ComiRec eq. 9-10). Padding is never a class. With
+  `mask_history` the items already in the history are left out of the softmax as well: under R1
+  they are excluded at retrieval time, so the loss spends nothing on ranking them.
+- "sampled": sampled softmax for large catalogues: the other targets in the batch plus
+  `n_negatives` items drawn by popularity, each logit corrected by -log Q(item) (the logQ
+  correction of Yi et al., RecSys 2019, for in-batch negatives; Jean et al., ACL 2015, for
+  sampled ones), the target included, so the estimate stays unbiased toward popular items.
+
+How a multi-interest model picks one vector for the target in training is its own
+(`train_user_vector`): MIND's label-aware attention, ComiRec's argmax.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+@dataclass
+class UserEncoding:
+    """K vectors per user (K = 1 for single-vector models), which of them are real, and the trace."""
+
+    vectors: torch.Tensor  # [B, K, d]
+    mask: torch.Tensor  # [B, K] bool: valid interests (MIND's dynamic count leaves some False)
+    trace: dict | None = None
+
+
+def valid_positions(hist: torch.Tensor) -> torch.Tensor:
+    """[B, L] bool: True where the history holds an item (padding is index 0)."""
+    return hist > 0
+
+
+def einsum_step(name: str, equation: str, spec: str, **operands: torch.Tensor) -> dict:
+    """One traced step: its name, the paper's equation, the einsum and the live operand shapes."""
+    return {
+        "name": name,
+        "equation": equation,
+        "einsum": spec,
+        "shapes": {k: tuple(int(s) for s in v.shape) for k, v in operands.items()},
+    }
+
+
+def squash(z: torch.Tensor, dim: int = -1, eps: float = 1e-9) -> torch.Tensor:
+    """Capsule squash (Sabour et al. 2017 eq. 1): ||z||^2 / (1 + ||z||^2) * z / ||z||; length in [0, 1)."""
+    sq = (z * z).sum(dim, keepdim=True)
+    return sq / (1.0 + sq) * z / torch.sqrt(sq + eps)
+
+
+class RecModel(nn.Module):
+    """Base of every recall model: item table, loss, item vectors; subclasses write `encode`."""
+
+    name: str = "base"
+    multi_interest: bool = False
+
+    def __init__(
+        self,
+        n_items: int,
+        dim: int = 64,
+        maxlen: int = 20,
+        *,
+        loss: str = "softmax",
+        n_negatives: int = 256,
+        mask_history: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.n_items, self.dim, self.maxlen = int(n_items), int(dim), int(maxlen)
+        self.loss_kind = loss
+        self.n_negatives = int(n_negatives)
+        self.mask_history = bool(mask_history)
+        self.item_emb = nn.Embedding(self.n_items + 1, self.dim, padding_idx=0)  # [I+1, d], row 0 = padding
+        nn.init.normal_(self.item_emb.weight, std=self.dim**-0.5)
+        with torch.no_grad():
+            self.item_emb.weight[0].zero_()
+        self.emb_dropout = nn.Dropout(dropout)
+        # log Q(item) of the popularity sampler (sampled softmax); uniform until set_item_counts.
+        self.register_buffer("log_q", torch.full((self.n_items + 1,), -float("inf")))
+        with torch.no_grad():
+            self.log_q[1:] = -torch.log(torch.tensor(float(self.n_items)))
+
+    # -- the interface -----------------------------------------------------------------------
+    def encode(
+        self,
+        hist: torch.Tensor,
+        lens: torch.Tensor,
+        *,
+        target: torch.Tensor | None = None,
+        trace: bool = False,
+        iterations: int | None = None,
+        k: int | None = None,
+    ) -> UserEncoding:
+        raise NotImplementedError
+
+    def item_vectors(self) -> torch.Tensor:
+        """[I+1, d]: row r is item index r (row 0, padding, is zero)."""
+        return self.item_emb.weight
+
+    def embed_history(self, hist: torch.Tensor) -> torch.Tensor:
+        """[B, L] -> [B, L, d] behaviour embeddings e_i, dropout in training, zero at padding."""
+        return self.emb_dropout(self.item_emb(hist))
+
+    def train_user_vector(self, hist: torch.Tensor, lens: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """[B, d]: the one vector scored against every item in training (single-vector models: the only one)."""
+        return self.encode(hist, lens, target=target).vectors[:, 0]
+
+    def set_item_counts(self, counts) -> None:
+        """Popularity of each item index (training users' counts) for the sampled softmax's sampler."""
+        c = torch.as_tensor(counts, dtype=torch.float64).clone() + 1.0  # add-one: every item can be drawn
+        c[0] = 0.0  # padding never is
+        q = c / c.sum()
+        with torch.no_grad():
+            self.log_q.copy_(q.log().float())
+
+    def loss(self, hist: torch.Tensor, lens: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Mean negative log-likelihood of the targets (see the module docstring for the two kinds)."""
+        user = self.train_user_vector(hist, lens, target)  # [B, d]
+        items = self.item_vectors()  # [I+1, d]
+        if self.loss_kind == "sampled":
+            return self._sampled_softmax(user, items, hist, target)
+        logits = user @ items.T  # [B, I+1]
+        logits = logits.masked_fill(self._excluded(hist, target, logits.shape[1]), -float("inf"))
+        return F.cross_entropy(logits, target)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _excluded(self, hist: torch.Tensor, target: torch.Tensor, n_cols: int) -> torch.Tensor:
+        """[B, n_cols] bool: columns that are not classes (padding; history items if mask_history)."""
+        excl = torch.zeros(hist.shape[0], n_cols, dtype=torch.bool, device=hist.device)
+        if self.mask_history:
+            excl.scatter_(1, hist, True)
+            excl[torch.arange(hist.shape[0]), target] = False  # a re-consumed target stays a class
+        excl[:, 0] = True
+        return excl
+
+    def _sampled_softmax(self, user, items, hist, target) -> torch.Tensor:
+        b = user.shape[0]
+        negatives = torch.multinomial(self.log_q.exp(), self.n_negatives, replacement=True)  # [N]
+        cand = torch.cat([target, negatives])  # [B + N]: in-batch targets, then popularity samples
+        logits = user @ items[cand].T  # [B, B+N]
+        # logQ: in-batch candidates were sampled with the data's popularity too; same Q for both.
+        logits = logits - self.log_q[cand][None, :]
+        same = cand[None, :] == target[:, None]  # the positive, or a duplicate of it
+        same[torch.arange(b), torch.arange(b)] = False
+        logits = logits.masked_fill(same, -float("inf"))
+        if self.mask_history:
+            in_hist = (cand[None, :, None] == hist[:, None, :]).any(-1)  # [B, B+N]
+            in_hist[torch.arange(b), torch.arange(b)] = False
+            logits = logits.masked_fill(in_hist, -float("inf"))
+        return F.cross_entropy(logits, torch.arange(b, device=user.device))

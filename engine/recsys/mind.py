@@ -1,0 +1,151 @@
+"""MIND: Li, Liu, Wu, Xu, Huang, Zhao, Kang, Chen, Li and Lee, "Multi-Interest Network with Dynamic
+Routing for Recommendation at Tmall", CIKM 2019 (arXiv:1904.08030), section 4.
+
+Behaviour capsules c_i^l = e_i (the history's item embeddings) are routed to K interest capsules
+u_j = c_j^h by behaviour-to-interest (B2I) dynamic routing, section 4.2 and Algorithm 1:
+
+    b_ij = u_j^T S e_i                                     (eq. 3; ONE bilinear map S for all i, j)
+    w_ij = exp(b_ij) / sum_{k=1..K} exp(b_ik)              (eq. 4; softmax over interests j)
+    z_j  = sum_i w_ij S e_i                                (eq. 5)
+    u_j  = squash(z_j) = |z_j|^2/(1+|z_j|^2) z_j/|z_j|     (eq. 6)
+
+Algorithm 1 starts the routing logits b_ij from a Gaussian N(0, sigma^2) (not from zero as capsule
+networks do: S is shared, so zero logits would give every interest the same capsule) and runs r
+iterations (default 3), adding u_j^T S e_i to b_ij after each one. The dynamic interest count is
+
+    K'_u = max(1, min(K, log2 |I_u|))                      (eq. 7; floor of log2, |I_u| = behaviours)
+
+and training reads the interests through label-aware attention with the target item's embedding e_i:
+
+    v_u = V_u softmax(pow(V_u^T e_i, p))                   (eq. 8)
+
+pow(.) of a possibly negative score is undefined for fractional p; we read it as
+softmax(p * V_u^T e_i), which equals pow(softmax(V_u^T e_i), p) renormalised: p = 0 averages the
+interests, larger p sharpens, p = inf picks the best interest (hard attention). Then
+Pr(i|u) = exp(v_u^T e_i) / sum_j exp(v_u^T e_j) (eq. 9) and the loss is -sum log Pr(i|u) (eq. 10).
+At serving the K' interests each retrieve items (section 4.5).
+
+Choices of ours: the paper's ReLU layers over [capsule; user profile] are left out (there are no
+profile features here), so the capsules are the user vectors. In training the Gaussian logits are
+drawn afresh for every batch; at inference they are a fixed draw kept in the state dict, so a user's
+interests never depend on the batch they are encoded with. As in ComiRec's code, the logit
+updates do not carry gradients (only the last iteration's z_j does). Padded behaviours route nowhere
+(w_ij = 0), and interests beyond K'_u get no behaviours (a zero capsule, mask False).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from engine.errors import ConfigError
+from engine.recsys.base import RecModel, UserEncoding, einsum_step, squash, valid_positions
+
+MAX_K = 8  # S is shared, so any K up to this works at inference
+
+
+def dynamic_interest_count(n_behaviours, K: int):
+    """Eq. 7: K'_u = max(1, min(K, floor(log2 |I_u|))); works on an int or a tensor of counts."""
+    if isinstance(n_behaviours, torch.Tensor):
+        n = n_behaviours.clamp(min=1).double()
+        return torch.clamp(torch.floor(torch.log2(n)), min=1, max=K).long()
+    return max(1, min(int(K), int(math.floor(math.log2(max(1, int(n_behaviours)))))))
+
+
+def label_aware_attention(interests: torch.Tensor, target_emb: torch.Tensor, p: float, mask: torch.Tensor | None = None):
+    """Eq. 8: v_u = V_u softmax(pow(V_u^T e_i, p)) -> (user_vec [B, d], weights [B, K]).
+
+    interests V_u [B, K, d], target_emb e_i [B, d], mask [B, K] (False = not an interest of this user).
+    Read as softmax(p * V_u^T e_i) (see the module docstring); p = inf is hard attention (argmax).
+    """
+    scores = torch.einsum("bkd,bd->bk", interests, target_emb)  # V_u^T e_i, [B, K]
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -float("inf"))
+    if math.isinf(p):
+        weights = torch.nn.functional.one_hot(scores.argmax(1), scores.shape[1]).to(interests.dtype)
+    else:
+        weights = torch.softmax(p * scores, dim=1)  # [B, K]
+    return torch.einsum("bk,bkd->bd", weights, interests), weights
+
+
+class MIND(RecModel):
+    name = "mind"
+    multi_interest = True
+
+    def __init__(
+        self,
+        n_items: int,
+        dim: int = 64,
+        maxlen: int = 20,
+        *,
+        k: int = 4,
+        iterations: int = 3,
+        p: float = 2.0,
+        sigma: float = 1.0,
+        dynamic_k: bool = True,
+        **kw,
+    ) -> None:
+        super().__init__(n_items, dim, maxlen, **kw)
+        if not 1 <= k <= MAX_K:
+            raise ConfigError(f"MIND's interest count K must be between 1 and {MAX_K}; got {k}.")
+        self.k, self.iterations, self.p, self.sigma, self.dynamic_k = int(k), int(iterations), float(p), float(sigma), bool(dynamic_k)
+        self.S = nn.Parameter(torch.randn(dim, dim) * dim**-0.5)  # the shared bilinear map S [d, e]
+        self.register_buffer("b_init", torch.randn(maxlen, MAX_K) * self.sigma)  # fixed N(0, sigma^2) draw for inference
+
+    def encode(self, hist, lens, *, target=None, trace=False, iterations=None, k=None) -> UserEncoding:
+        K = int(k or self.k)
+        r = int(iterations or self.iterations)
+        if not 1 <= K <= MAX_K:
+            raise ConfigError(f"MIND can use between 1 and {MAX_K} interests; got {K}.")
+        if r < 1:
+            raise ConfigError(f"Routing needs at least 1 iteration; got {r}.")
+        B, L = hist.shape
+        valid = valid_positions(hist)  # [B, L]
+        e = self.embed_history(hist)  # behaviour capsules e_i, [B, L, d]
+        Se = torch.einsum("bld,de->ble", e, self.S)  # S e_i, [B, L, e]
+        Se_fixed = Se.detach()  # routing-logit updates carry no gradient
+        n_beh = valid.sum(1)  # |I_u|, [B]
+        k_u = dynamic_interest_count(n_beh, K) if self.dynamic_k else torch.full_like(n_beh, K)  # K'_u, eq. 7
+        interest_mask = torch.arange(K, device=hist.device)[None, :] < k_u[:, None]  # [B, K]
+
+        if self.training:
+            b = torch.randn(B, L, K, device=hist.device) * self.sigma  # b_ij ~ N(0, sigma^2), Algorithm 1
+        else:
+            if L > self.b_init.shape[0]:
+                raise ConfigError(f"This MIND was trained with histories of at most {self.b_init.shape[0]} items; got {L}.")
+            b = self.b_init[:L, :K].expand(B, L, K).clone()  # [B, L, K]
+        tr = {"logits": [], "couplings": [], "capsule_lengths": [], "steps": []} if trace else None
+        if trace:
+            tr["steps"].append(einsum_step("map behaviours with the shared S", "eq. 3, 5: S e_i", "bld,de->ble", e=e, S=self.S))
+
+        for it in range(r):
+            last = it == r - 1
+            w = torch.softmax(b.masked_fill(~interest_mask[:, None, :], -float("inf")), dim=2)  # w_ij, eq. 4, over j
+            w = w * valid[:, :, None]  # padded behaviours route nowhere, [B, L, K]
+            z = torch.einsum("blk,ble->bke", w, Se if last else Se_fixed)  # z_j = sum_i w_ij S e_i, eq. 5, [B, K, e]
+            u = squash(z)  # u_j, eq. 6, [B, K, e]; zero for interests beyond K'_u
+            if trace:
+                tr["logits"].append(b.detach().clone())
+                tr["couplings"].append(w.detach())
+                tr["capsule_lengths"].append(u.detach().norm(dim=-1))  # [B, K]
+                if it == 0:
+                    tr["steps"].append(einsum_step("couple behaviours to interests", "eq. 4: w_ij = softmax_j(b_ij)", "blk->blk", b=b))
+                    tr["steps"].append(einsum_step("weighted sum into interests", "eq. 5: z_j = sum_i w_ij S e_i", "blk,ble->bke", w=w, Se=Se))
+                    tr["steps"].append(einsum_step("squash", "eq. 6: u_j = squash(z_j)", "bke->bke", z=z))
+                    if r > 1:
+                        tr["steps"].append(einsum_step("agreement updates the logits", "eq. 3: b_ij += u_j^T S e_i", "bke,ble->blk", u=u, Se=Se))
+            if not last:
+                b = b + torch.einsum("bke,ble->blk", u.detach(), Se_fixed)  # b_ij += u_j^T S e_i, eq. 3
+
+        if trace and target is not None:
+            te = self.item_emb(target)
+            _, att = label_aware_attention(u, te, self.p, interest_mask)
+            tr["label_attention"] = att.detach()
+            tr["steps"].append(einsum_step("label-aware attention", "eq. 8: v_u = V_u softmax(pow(V_u^T e_i, p))", "bkd,bd->bk", V=u, e_i=te))
+        return UserEncoding(vectors=u, mask=interest_mask, trace=tr)
+
+    def train_user_vector(self, hist, lens, target):
+        enc = self.encode(hist, lens)
+        v, _ = label_aware_attention(enc.vectors, self.item_emb(target), self.p, enc.mask)  # eq. 8
+        return v

@@ -1,0 +1,343 @@
+"""Configs, training and stored runs of the recall models (protocol R1).
+
+    config = RecsysConfig(model="mind", dataset="ml-100k", seed=0)
+    run = train(config)              # or reuses the stored run with the same config hash
+    run.metrics["test/recall@50"], run.model.encode(...), run.split.test
+
+A run directory holds config.json, model.pt (state_dict), history.json, metrics.json (written
+last) and test_embeddings.npz (numeric arrays only): user_ids, user_vectors [U, K, d] (an interest
+a user does not have is an all-zero row), interest_mask [U, K], item_vectors [I+1, d] (row r = item
+index r, row 0 padding) and item_raw_ids [I+1]. The test metrics can be recomputed from that file
+with the protocol alone (`recompute_metrics`).
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import resource
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from engine import store
+from engine.data.datasets import load_dataset
+from engine.data.r1 import EvalSet, R1Split, make_r1
+from engine.data.synthetic import SyntheticConfig
+from engine.errors import ConfigError
+from engine.progress import Progress, silent
+from engine.recsys.base import RecModel
+from engine.recsys.comirec_dr import ComiRecDR
+from engine.recsys.comirec_sa import ComiRecSA
+from engine.recsys.evaluate import evaluate
+from engine.recsys.gru4rec import GRU4Rec
+from engine.recsys.mind import MIND
+from engine.recsys.mostpop import MostPop
+from engine.recsys.youtubednn import YouTubeDNN
+from engine.threads import set_threads
+
+KIND = "recsys"
+MODELS: dict[str, type[RecModel]] = {
+    "mostpop": MostPop,
+    "youtubednn": YouTubeDNN,
+    "gru4rec": GRU4Rec,
+    "mind": MIND,
+    "comirec-dr": ComiRecDR,
+    "comirec-sa": ComiRecSA,
+}
+
+# Training settings per model where the shared default does not suit (tuned on R1 validation users).
+_COMMON = dict(epochs=60, lr=1e-3, batch_size=256, patience=5, dropout=0.2, weight_decay=0.0, p=2.0)
+MODEL_DEFAULTS: dict[str, dict] = {
+    "mostpop": dict(epochs=0),
+    "youtubednn": {},
+    "gru4rec": {},
+    "mind": {},
+    "comirec-dr": {},
+    "comirec-sa": {},
+}
+
+
+@dataclass(frozen=True)
+class RecsysConfig:
+    """Everything a recall run depends on. Fields left None take the model's default (MODEL_DEFAULTS)."""
+
+    model: str = "youtubednn"
+    dataset: str = "ml-100k"  # "ml-100k", "synthetic" or a path to a CSV/TSV log
+    synthetic: SyntheticConfig | None = None  # only for dataset == "synthetic" (None: SyntheticConfig())
+    seed: int = 0
+    maxlen: int = 20
+    dim: int = 64
+    k: int = 4  # interests (multi-interest models)
+    iterations: int = 3  # routing iterations (MIND, ComiRec-DR)
+    loss: str = "softmax"  # "softmax" (full, CrossEntropyLoss) or "sampled"
+    n_negatives: int = 256  # popularity-sampled negatives of the sampled softmax
+    readout: str = "last"  # GRU4Rec: "last" or "mean"
+    mask_history: bool = True  # leave history items out of the training softmax
+    epochs: int | None = None
+    lr: float | None = None
+    batch_size: int | None = None
+    patience: int | None = None  # epochs without a better validation Recall@50 before stopping
+    dropout: float | None = None  # on behaviour embeddings
+    weight_decay: float | None = None
+    p: float | None = None  # MIND label-aware attention power
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ConfigError(f"Unknown model {self.model!r}; choose one of {', '.join(MODELS)}.")
+        defaults = {**_COMMON, **MODEL_DEFAULTS[self.model]}
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+        if isinstance(self.synthetic, dict):
+            object.__setattr__(self, "synthetic", SyntheticConfig(**self.synthetic))
+        if self.dataset == "synthetic" and self.synthetic is None:
+            object.__setattr__(self, "synthetic", SyntheticConfig())
+        if self.dataset != "synthetic" and self.synthetic is not None:
+            object.__setattr__(self, "synthetic", None)
+        if self.loss not in ("softmax", "sampled"):
+            raise ConfigError(f"loss must be 'softmax' or 'sampled', not {self.loss!r}.")
+        if self.readout not in ("last", "mean"):
+            raise ConfigError(f"readout must be 'last' or 'mean', not {self.readout!r}.")
+        if self.maxlen < 1 or self.dim < 1 or self.k < 1 or self.iterations < 1:
+            raise ConfigError("maxlen, dim, k and iterations must all be at least 1.")
+        if self.batch_size < 1 or self.lr <= 0:
+            raise ConfigError("batch_size must be at least 1 and lr above 0.")
+
+    def to_dict(self) -> dict:
+        return store.config_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RecsysConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def replace(self, **changes) -> "RecsysConfig":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class TrainedRun:
+    config: RecsysConfig
+    model: RecModel  # in eval mode
+    split: R1Split
+    metrics: dict
+    history: list[dict] = field(default_factory=list)
+    path: Path | None = None
+
+
+# -- data -------------------------------------------------------------------------------------
+def get_split(dataset: str, seed: int, maxlen: int = 20, synthetic: SyntheticConfig | None = None, data_dir=None) -> R1Split:
+    """The R1 split of a dataset (cached in-process by dataset, seed, maxlen)."""
+    return _split(dataset, seed, maxlen, synthetic, str(data_dir) if data_dir else None)
+
+
+@lru_cache(maxsize=16)
+def _split(dataset, seed, maxlen, synthetic, data_dir) -> R1Split:
+    data = load_dataset(dataset, data_dir, synthetic_config=synthetic)
+    return make_r1(data, seed, maxlen)
+
+
+def split_of(config: RecsysConfig, data_dir=None) -> R1Split:
+    return get_split(config.dataset, config.seed, config.maxlen, config.synthetic, data_dir)
+
+
+# -- models -----------------------------------------------------------------------------------
+def build_model(config: RecsysConfig, split: R1Split) -> RecModel:
+    """A fresh model for a config (weights drawn from torch's current seed)."""
+    cls = MODELS[config.model]
+    kw = dict(loss=config.loss, n_negatives=config.n_negatives, mask_history=config.mask_history, dropout=config.dropout)
+    if cls is GRU4Rec:
+        kw["readout"] = config.readout
+    if cls in (MIND, ComiRecDR):
+        kw.update(k=config.k, iterations=config.iterations)
+    if cls is ComiRecSA:
+        kw.update(k=config.k)
+    if cls is MIND:
+        kw.update(p=config.p)
+    model = cls(split.n_items, dim=config.dim, maxlen=config.maxlen, **kw)
+    model.set_item_counts(split.train_item_count)
+    return model
+
+
+@torch.no_grad()
+def encode_users(model: RecModel, hist: np.ndarray, lens: np.ndarray, batch_size: int = 1024, **kw) -> tuple[np.ndarray, np.ndarray]:
+    """User vectors [U, K, d] (missing interests zeroed) and interest mask [U, K] for padded histories."""
+    was = model.training
+    model.eval()
+    vecs, masks = [], []
+    for i in range(0, len(hist), batch_size):
+        enc = model.encode(torch.as_tensor(hist[i : i + batch_size]), torch.as_tensor(lens[i : i + batch_size]), **kw)
+        vecs.append((enc.vectors * enc.mask[:, :, None]).numpy())
+        masks.append(enc.mask.numpy())
+    model.train(was)
+    return np.concatenate(vecs).astype(np.float32), np.concatenate(masks)
+
+
+def evaluate_model(model: RecModel, evalset: EvalSet, split: R1Split) -> dict[str, float]:
+    """R1 metrics of a model on the validation or test users."""
+    vecs, mask = encode_users(model, evalset.hist, evalset.lens)
+    items = model.item_vectors().detach().numpy()
+    return evaluate(vecs, items, evalset, split.item_category, interest_mask=mask)
+
+
+# -- training ---------------------------------------------------------------------------------
+def fit(
+    model: RecModel,
+    split: R1Split,
+    config: RecsysConfig,
+    progress: Progress = silent,
+    on_epoch: Callable[[list[dict]], None] | None = None,
+) -> list[dict]:
+    """Adam on the training examples, validation Recall@50 after every epoch, early stopping; the model
+    ends with the weights of its best validation epoch. Returns the history."""
+    history: list[dict] = []
+    if config.epochs <= 0 or not any(p.requires_grad for p in model.parameters()):
+        return history
+    hist = torch.from_numpy(split.train_hist)  # [N, L]
+    lens = torch.from_numpy(split.train_len)  # [N]
+    target = torch.from_numpy(split.train_target)  # [N]
+    n = len(target)
+    rng = np.random.default_rng(config.seed)  # batch order
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay)
+    best, best_state, bad = -1.0, None, 0
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order = torch.from_numpy(rng.permutation(n))
+        t0 = time.perf_counter()
+        total, batches = 0.0, 0
+        for i in range(0, n, config.batch_size):
+            idx = order[i : i + config.batch_size]
+            loss = model.loss(hist[idx], lens[idx], target[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+            batches += 1
+            if batches % 50 == 0:
+                progress((epoch - 1 + i / n) / config.epochs, f"epoch {epoch}: loss {total / batches:.4f}")
+        seconds = time.perf_counter() - t0
+        val = evaluate_model(model, split.val, split)
+        row = {"epoch": epoch, "loss": total / max(1, batches), "val/recall@50": val["recall@50"], "val/ndcg@50": val["ndcg@50"], "seconds": seconds}
+        history.append(row)
+        if on_epoch is not None:
+            on_epoch(list(history))
+        progress(epoch / config.epochs, f"epoch {epoch}: loss {row['loss']:.4f}, val Recall@50 {row['val/recall@50']:.4f}")
+        if row["val/recall@50"] > best:
+            best, best_state, bad = row["val/recall@50"], copy.deepcopy(model.state_dict()), 0
+        else:
+            bad += 1
+            if bad >= config.patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return history
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
+
+
+def train(
+    config: RecsysConfig,
+    data_dir=None,
+    runs_root=None,
+    progress: Progress = silent,
+    on_epoch: Callable[[list[dict]], None] | None = None,
+    out: str | Path | None = None,
+    threads: int | None = None,
+    force: bool = False,
+) -> TrainedRun:
+    """Train `config` (or reuse its complete stored run) and write the run directory."""
+    path = Path(out) if out else store.run_path(KIND, config.model, config, runs_root)
+    if not force and store.is_complete(path) and store.config_hash(store.load_json(path / "config.json")) == store.config_hash(config):
+        progress(1.0, f"reusing {path}")
+        return load_run(path, data_dir)
+    set_threads(threads)
+    progress(0.0, "preparing the R1 split")
+    split = split_of(config, data_dir)
+    torch.manual_seed(config.seed)
+    model = build_model(config, split)
+    t0 = time.perf_counter()
+    history = fit(model, split, config, progress, on_epoch)
+    train_seconds = time.perf_counter() - t0
+    model.eval()
+    test_vecs, test_mask = encode_users(model, split.test.hist, split.test.lens)
+    items = model.item_vectors().detach().numpy().astype(np.float32)
+    test = evaluate(test_vecs, items, split.test, split.item_category, interest_mask=test_mask)
+    val = evaluate_model(model, split.val, split)
+    secs = [h["seconds"] for h in history]
+    metrics = {f"test/{k}": v for k, v in test.items()}
+    metrics.update({f"val/{k}": v for k, v in val.items()})
+    metrics.update(
+        {
+            "seconds_per_epoch": float(np.median(secs)) if secs else 0.0,
+            "epochs_run": len(history),
+            "best_epoch": int(max(history, key=lambda h: h["val/recall@50"])["epoch"]) if history else 0,
+            "train_seconds": train_seconds,
+            "peak_rss_mb": _peak_rss_mb(),
+            "n_parameters": int(sum(p.numel() for p in model.parameters())),
+            "train_examples": int(len(split.train_target)),
+            "threads": int(torch.get_num_threads()),
+        }
+    )
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in ("metrics.json",):
+        (path / stale).unlink(missing_ok=True)
+    store.save_json(path / "config.json", config.to_dict())
+    store.save_state(path / "model.pt", model.state_dict())
+    store.save_json(path / "history.json", history)
+    np.savez(
+        path / "test_embeddings.npz",
+        user_ids=split.test.users.astype(np.int64),
+        user_vectors=test_vecs,
+        interest_mask=test_mask,
+        item_vectors=items,
+        item_raw_ids=split.item_raw_ids.astype(np.int64),
+    )
+    store.save_json(path / "metrics.json", metrics)  # last: marks the run complete
+    progress(1.0, f"done: test Recall@50 {metrics['test/recall@50']:.4f}")
+    return TrainedRun(config=config, model=model, split=split, metrics=metrics, history=history, path=path)
+
+
+def load_run(path: str | Path, data_dir=None) -> TrainedRun:
+    """A stored run: config, model (eval mode, weights loaded), split, metrics and history."""
+    path = Path(path)
+    if not store.is_complete(path):
+        raise ConfigError(f"{path} is not a complete recsys run (config.json, model.pt and metrics.json); train it first.")
+    config = RecsysConfig.from_dict(store.load_json(path / "config.json"))
+    split = split_of(config, data_dir)
+    model = build_model(config, split)
+    model.load_state_dict(store.load_state(path / "model.pt"))
+    model.eval()
+    hist_file = path / "history.json"
+    history = store.load_json(hist_file) if hist_file.exists() else []
+    return TrainedRun(config=config, model=model, split=split, metrics=store.load_json(path / "metrics.json"), history=history, path=path)
+
+
+def list_runs(runs_root=None) -> list[dict]:
+    """Stored complete recsys runs, newest first: {"path", "config", "metrics"}."""
+    out = []
+    for p in store.list_runs(KIND, runs_root):
+        try:
+            out.append({"path": p, "config": RecsysConfig.from_dict(store.load_json(p / "config.json")), "metrics": store.load_json(p / "metrics.json")})
+        except (ConfigError, TypeError, json.JSONDecodeError):
+            continue
+    return out
+
+
+def recompute_metrics(npz_path: str | Path, split: R1Split) -> dict[str, float]:
+    """Test metrics from test_embeddings.npz and the protocol alone (an interest is a nonzero row)."""
+    with np.load(npz_path, allow_pickle=False) as z:
+        users, uv, iv = z["user_ids"], z["user_vectors"], z["item_vectors"]
+    if not np.array_equal(users, split.test.users):
+        raise ConfigError("These embeddings belong to another split's test users; rebuild the split with the run's dataset and seed.")
+    mask = np.abs(uv).sum(-1) > 0
+    mask[~mask.any(1), 0] = True  # a user needs one vector even if it is zero
+    return evaluate(uv, iv, split.test, split.item_category, interest_mask=mask)
