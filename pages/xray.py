@@ -126,7 +126,7 @@ with tab_train:
 
             def on_epoch(rec: dict) -> None:
                 hist.append(rec)
-                if len(hist) % max(1, len(hist) // 20 or 1) == 0:
+                if len(hist) <= 20 or len(hist) % 5 == 0:
                     live.plotly_chart(curves(hist), key=f"xray_live_{len(hist)}")
 
             try:
@@ -225,13 +225,14 @@ with tab_try:
         by_path = {str(r["path"]): r for r in runs}
         default = next((i for i, r in enumerate(runs) if r["config"].strategy == "full" and not r["config"].train_subset), 0)
         run = st.selectbox("Model", list(by_path), index=default, format_func=lambda p: run_label(by_path[p]),
-                           key="xray_try_run")
+                           key="xray_try_run", bind="query-params")
         explainer = load_explainer(run, stamp(Path(run)))
-        source = st.radio("Image", ["A sample X-ray", "Upload your own"], horizontal=True, key="xray_source")
+        source = st.radio("Image", ["A sample X-ray", "Upload your own"], horizontal=True, key="xray_source",
+                          bind="query-params")
         if source == "A sample X-ray":
             names = sorted(p.name for p in SAMPLES.glob("*.jpeg"))
             name = st.selectbox("Sample (Kermany et al. 2018, CC BY 4.0; NORMAL2-* normal, person*_bacteria_* pneumonia)",
-                                names, key="xray_sample")
+                                names, key="xray_sample", bind="query-params")
             result = explainer.analyse_safely(SAMPLES / name, name)
         else:
             up = st.file_uploader("A chest X-ray: PNG, JPEG or DICOM (up to 20 MB)", key="xray_upload")

@@ -85,9 +85,10 @@ class XrayExplainer:
         image = pre.image
         with torch.no_grad():
             emb = self.model.embed(torch.from_numpy(image)[None]).numpy()
-        _, p = grad_cam(self.model, image, target=1)
+        heat, p = grad_cam(self.model, image, target=1)
         label = CLASSES[int(p >= 0.5)]
-        heat, _ = grad_cam(self.model, image, target=int(p >= 0.5))
+        if p < 0.5:  # explain the predicted class
+            heat, _ = grad_cam(self.model, image, target=0)
         k = max(n_neighbours, self.ood_k)
         sims, ids = self.index.search(emb, k)
         neighbours = tuple(
