@@ -88,8 +88,8 @@ def load(data_dir: str | Path | None = None, fetch: bool = True, verify: bool = 
     genres = ["|".join(g for g, f in zip(GENRES, row) if f) or "unknown" for row in flags]
     items = pd.DataFrame(
         {
-            "title": raw["title"].fillna("").astype(str).str.strip(),
-            "year": pd.to_datetime(raw["release"], format="%d-%b-%Y", errors="coerce").dt.year.astype("Int64"),
+            "title": raw["title"].fillna("").astype(str).str.strip().to_numpy(),
+            "year": pd.to_datetime(raw["release"], format="%d-%b-%Y", errors="coerce").dt.year.astype("Int64").array,
             "genres": genres,
             "category": [g.split("|")[0] for g in genres],
         },
