@@ -5,6 +5,7 @@ Only drawing and glue: every number comes from `engine`.
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -62,3 +63,107 @@ def friendly_errors() -> Iterator[None]:
     except EmbedLabError as e:
         st.error(str(e), icon="⚠️")
         st.stop()
+
+
+# -- trained recall runs (the pages that need a model) ----------------------------------------
+MODEL_LABELS = {"mostpop": "MostPopular", "youtubednn": "YouTubeDNN", "gru4rec": "GRU4Rec", "mind": "MIND",
+                "comirec-dr": "ComiRec-DR", "comirec-sa": "ComiRec-SA"}
+RUN_KEY, USER_KEY = "run", "user"
+DEFAULT_EPOCHS = 15  # the small default model a page trains on a first visit (seconds on synthetic data)
+
+
+def default_config(dataset: str, seed: int, model: str = "mind"):
+    """The small default model a page trains when nothing is stored for the chosen dataset and seed."""
+    from engine.recsys.run import RecsysConfig
+
+    return RecsysConfig(model=model, dataset=dataset, seed=seed, epochs=DEFAULT_EPOCHS)
+
+
+def stored_runs(dataset: str, seed: int, models: tuple[str, ...] | None = None) -> list[dict]:
+    """Complete stored runs (app or CLI) of a dataset and split seed, newest first: {"path", "config", "metrics"}."""
+    from engine.recsys.run import list_runs
+
+    return [r for r in list_runs()
+            if r["config"].dataset == dataset and r["config"].seed == seed and (models is None or r["config"].model in models)]
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the trained model…")
+def load_run_cached(path: str):
+    """A stored run (model in eval mode, its split) kept in memory across reruns and sessions."""
+    from engine.recsys.run import load_run
+
+    return load_run(path)
+
+
+def run_label(entry: dict) -> str:
+    """One line per run: model, the settings that differ most often, test Recall@50, and its hash."""
+    c, m = entry["config"], entry["metrics"]
+    multi = c.model in ("mind", "comirec-dr", "comirec-sa")
+    parts = [MODEL_LABELS.get(c.model, c.model), f"d={c.dim}", f"L={c.maxlen}"]
+    if multi:
+        parts.append(f"K={c.k}")
+    if c.model in ("mind", "comirec-dr"):
+        parts.append(f"r={c.iterations}")
+    parts.append(f"R@50 {m.get('test/recall@50', float('nan')):.3f}")
+    return " · ".join(parts) + f" · {Path(entry['path']).name.rsplit('-', 1)[-1][:6]}"
+
+
+def train_in_status(config, label: str | None = None):
+    """Train (or reuse) `config` inside st.status with a progress bar; returns the TrainedRun."""
+    from engine.recsys.run import train
+
+    label = label or f"Training a small default {MODEL_LABELS.get(config.model, config.model)} on {config.dataset} (seed {config.seed})"
+    with st.status(label, expanded=True) as status:
+        progress, _ = st_progress("epochs")
+        with friendly_errors():
+            run = train(config, progress=progress)
+        status.update(label=f"{label}: done, test Recall@50 {run.metrics['test/recall@50']:.3f}", state="complete", expanded=False)
+    return run
+
+
+def pick_run(models: tuple[str, ...], default_model: str = "mind", key: str = RUN_KEY, label: str = "Trained model"):
+    """A selectbox of the stored runs of the sidebar's dataset and seed (newest first) among `models`;
+    trains the small default `default_model` first when there is none. Returns the loaded TrainedRun."""
+    ch = choice()
+    runs = stored_runs(ch.dataset, ch.seed, models)
+    if not runs:
+        st.info(f"No trained {' / '.join(MODEL_LABELS[m] for m in models)} for this dataset and seed yet: "
+                "training a small default one now (it is stored and reused next time).")
+        train_in_status(default_config(ch.dataset, ch.seed, default_model))
+        runs = stored_runs(ch.dataset, ch.seed, models)
+        if not runs:
+            st.error("Training finished but no stored run was found; check EMBEDLAB_RUNS_DIR is writable.")
+            st.stop()
+    by_path = {str(r["path"]): r for r in runs}
+    first = next((i for i, r in enumerate(runs) if r["config"].model == default_model), 0)  # newest of the default model
+    path = st.selectbox(label, list(by_path), index=first, format_func=lambda p: run_label(by_path[p]), key=key, bind="query-params",
+                        help="Runs of the sidebar's dataset and seed, from this app or `python -m engine recsys train`.")
+    with friendly_errors():
+        return load_run_cached(path)
+
+
+def user_picker(evalset, key: str = USER_KEY, label: str = "Test user") -> int:
+    """Pick an evaluation user by raw id, showing history length; returns the row in `evalset`."""
+    rows = list(range(len(evalset)))
+    return st.selectbox(label, rows, key=key, bind="query-params",
+                        format_func=lambda r: f"user {int(evalset.users[r])} · {int(evalset.lens[r])} behaviours · {len(evalset.targets[r])} held out",
+                        help="Users held out by protocol R1: the model never trained on them. Their last 20% is the future it must recall.")
+
+
+def item_picker(split, label: str, key: str | None = None, options=None, index: int = 0, bind: bool = True) -> int:
+    """Pick an item by title (type to search); returns its item index."""
+    opts = list(range(1, split.n_items + 1)) if options is None else [int(o) for o in options]
+    return st.selectbox(label, opts, index=min(index, len(opts) - 1), key=key, bind="query-params" if (bind and key) else None,
+                        format_func=lambda i: split.item_titles[i])
+
+
+def has_titles(split) -> bool:
+    """False when the dataset gave no titles (R1 then names items by raw id)."""
+    return any(t != str(r) for t, r in zip(split.item_titles[1:50], split.item_raw_ids[1:50]))
+
+
+def group_of(split):
+    """(group index per item [I+1], group names, what a group is called): planted topic on synthetic data, else category."""
+    if split.item_topic is not None and split.topic_names:
+        return split.item_topic, list(split.topic_names), "planted topic"
+    return split.item_category, list(split.category_names), "genre" if split.dataset == "ml-100k" else "category"
