@@ -1,12 +1,14 @@
 """Benchmark the X-ray strategies under protocol X1 and write bench/xray/results.md.
 
-    flock /tmp/embedlab-cpu.lock python bench/xray_bench.py --strategies full linear-probe --seeds 0 1 2
+    python bench/xray_bench.py --runs linear-probe:0,1,2 full:0,1,2 partial:0 scratch:0
 
-Runs land in <runs>/xray/<strategy>-<hash> (the app shows and reuses them; finished runs are not retrained).
+Each training holds /tmp/embedlab-cpu.lock (taken here, per run). Runs land in <runs>/xray/<strategy>-<hash>
+(the app shows and reuses them; finished runs are not retrained).
 """
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import platform
@@ -31,24 +33,27 @@ KEYS = ("test/auc", "test/acc", "test/sensitivity", "test/specificity", "val/auc
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--strategies", nargs="+", default=["full", "linear-probe", "partial", "scratch"])
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--runs", nargs="+", default=["linear-probe:0,1,2", "full:0,1,2", "partial:0", "scratch:0"],
+                    help="strategy:seed,seed,... in the order to train them")
+    ap.add_argument("--lock", default="/tmp/embedlab-cpu.lock", help="held during each training (shared 2-core machine)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--runs-dir", default=None)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "xray" / "results.md"))
     a = ap.parse_args()
     command = "python bench/xray_bench.py " + " ".join(shlex.quote(x) for x in sys.argv[1:])
     data = load_pneumoniamnist(root=a.data_dir, allow_download=True)
+    plan = [(spec.split(":")[0], int(seed)) for spec in a.runs for seed in spec.split(":")[1].split(",")]
+    strategies = list(dict.fromkeys(s for s, _ in plan))
     rows = []
-    for strategy in a.strategies:
-        for seed in a.seeds:
-            cfg = XrayConfig(strategy=strategy, seed=seed)
-            print(f"== {strategy} seed {seed}", file=sys.stderr, flush=True)
+    for strategy, seed in plan:
+        cfg = XrayConfig(strategy=strategy, seed=seed)
+        print(f"== {strategy} seed {seed}", file=sys.stderr, flush=True)
+        with open(a.lock, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one heavy job at a time on the shared machine
             run = train_and_save(cfg, root=a.runs_dir, progress=terminal, data=data)
-            m = load_json(run / "metrics.json")
-            rows.append({"strategy": strategy, "seed": seed, "run": run.name, **{k: m[k] for k in KEYS}})
-            write(a.out, command, rows, a.strategies)
-    write(a.out, command, rows, a.strategies)
+        m = load_json(run / "metrics.json")
+        rows.append({"strategy": strategy, "seed": seed, "run": run.name, **{k: m[k] for k in KEYS}})
+        write(a.out, command, rows, strategies)
 
 
 def write(out: str, command: str, rows: list[dict], strategies: list[str]) -> None:
@@ -56,7 +61,7 @@ def write(out: str, command: str, rows: list[dict], strategies: list[str]) -> No
     lines = [
         "# Chest X-ray benchmark (PneumoniaMNIST 28 px, protocol X1)",
         "",
-        f"Command: `{command}` (run under `flock /tmp/embedlab-cpu.lock`, EMBEDLAB_DATA_DIR=/work/shared/data)",
+        f"Command: `EMBEDLAB_DATA_DIR=/work/shared/data {command}` (each training holds /tmp/embedlab-cpu.lock)",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores shared, torch {torch.__version__}, "
         f"{cfgs[strategies[0]].threads} threads. Finished {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",

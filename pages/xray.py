@@ -226,7 +226,11 @@ with tab_try:
         default = next((i for i, r in enumerate(runs) if r["config"].strategy == "full" and not r["config"].train_subset), 0)
         run = st.selectbox("Model", list(by_path), index=default, format_func=lambda p: run_label(by_path[p]),
                            key="xray_try_run", bind="query-params")
-        explainer = load_explainer(run, stamp(Path(run)))
+        try:
+            explainer = load_explainer(run, stamp(Path(run)))
+        except EmbedLabError as e:
+            st.error(str(e), icon="⚠️")
+            st.stop()
         source = st.radio("Image", ["A sample X-ray", "Upload your own"], horizontal=True, key="xray_source",
                           bind="query-params")
         if source == "A sample X-ray":

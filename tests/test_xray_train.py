@@ -43,7 +43,7 @@ def test_tiny_run_directory_holds_everything_the_app_reads(xray_run):
 
 
 def test_one_epoch_of_full_fine_tuning_on_a_small_subset(xray_data):
-    cfg = XrayConfig(strategy="full", epochs=1, train_subset=96, batch_size=32)
+    cfg = XrayConfig(strategy="full", epochs=1, train_subset=96, batch_size=32, input_size=64)
     r = train(cfg, data=xray_data)
     assert len(r.history) == 1 and np.isfinite(r.history[0]["train_loss"])
     assert len(r.test_probabilities) == 624 and np.all((0 <= r.test_probabilities) & (r.test_probabilities <= 1))

@@ -208,7 +208,7 @@ def preprocess(source: Source, size: int = 28, keep_steps: bool = False) -> Prep
         resized = np.asarray(Image.fromarray(square).resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0))
     else:
         resized = square
-    resized = np.ascontiguousarray(resized, dtype=np.uint8)
+    resized = np.array(resized, dtype=np.uint8)  # a writable copy (torch.from_numpy wants one)
     if keep_steps:
         steps.append((f"model input: 8-bit grayscale, {size} x {size}", resized))
     return Preprocessed(resized, tuple(steps), tuple(notes), (w, h), mode)

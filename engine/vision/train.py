@@ -32,7 +32,7 @@ from engine.vision.model import STRATEGIES, XrayNet
 EpochCallback = Callable[[dict], None]
 
 DEFAULT_EPOCHS = {"linear-probe": 60, "partial": 10, "full": 12, "scratch": 20}
-DEFAULT_INPUT = {"linear-probe": 96, "partial": 64, "full": 64, "scratch": 0}
+DEFAULT_INPUT = {"linear-probe": 96, "partial": 96, "full": 96, "scratch": 0}
 DEFAULT_LR = {"linear-probe": 3e-3, "partial": 2e-3, "full": 2e-3, "scratch": 2e-3}
 
 
@@ -284,9 +284,16 @@ def train(config: XrayConfig, data: XrayData | None = None, progress: Progress =
     progress(0.96, "embedding the training set for nearest cases and OOD")
     embeddings = frozen or {s: embed_images(model, x[s]) for s in SPLITS}  # a frozen backbone embeds as before
     embeddings["test_before"] = before["test"]
-    from engine.vision.explain import fit_ood_threshold
+    from engine.vision.explain import OOD_INPUT, fit_ood_threshold, ood_reference
 
-    ood = fit_ood_threshold(embeddings["train"], embeddings["val"])
+    progress(0.98, "ImageNet embeddings of train and val for the out-of-distribution check")
+    if cfg.strategy == "linear-probe" and cfg.input_size == OOD_INPUT:
+        ood_emb = {s: embeddings[s] for s in ("train", "val")}  # the frozen backbone is the reference
+    else:
+        reference = ood_reference()
+        ood_emb = {s: embed_images(reference, x[s]) for s in ("train", "val")}
+    embeddings["ood_train"] = ood_emb["train"]
+    ood = fit_ood_threshold(ood_emb["train"], ood_emb["val"])
     seconds = time.perf_counter() - t0
     best = max(history, key=lambda r: r["val_auc"]) if history else {"epoch": 0}
     metrics: dict[str, float] = {f"test/{k}": float(v) for k, v in m_test.items() if np.isscalar(v)}
@@ -310,7 +317,7 @@ def save_run(result: TrainResult, out: Path) -> Path:
     save_state(out / "model.pt", result.model.state_dict())
     save_json(out / "history.json", result.history)
     save_json(out / "evaluation.json", result.evaluation)
-    np.savez(out / "embeddings.npz", **{k: v.astype(np.float16 if k == "train" else np.float32) for k, v in result.embeddings.items()})
+    np.savez(out / "embeddings.npz", **{k: v.astype(np.float16 if k in ("train", "ood_train") else np.float32) for k, v in result.embeddings.items()})
     with open(out / "test_predictions.csv", "w", newline="") as f:
         wr = csv.writer(f)
         wr.writerow(["index", "probability"])
