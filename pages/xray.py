@@ -112,7 +112,7 @@ with tab_train:
                                  "a tenth of the head's learning rate. Small CNN: the from-scratch baseline.")
     seed = int(c2.number_input("Seed", 0, 99, 0, key="xray_seed"))
     epochs = int(c3.number_input("Epochs (0 = default)", 0, 60, 0, key="xray_epochs",
-                                 help="Defaults: linear probe 60 (on cached embeddings), last blocks 10, full 12, CNN 20."))
+                                 help="Defaults: linear probe 60 (on cached embeddings), last blocks 10, full 10, CNN 20."))
     train_clicked = st.button("Train", type="primary", key="xray_train")
     quick_clicked = not runs and st.button("No trained model yet: train a quick linear probe (about a minute)",
                                            key="xray_quick")

@@ -31,7 +31,7 @@ from engine.vision.model import STRATEGIES, XrayNet
 
 EpochCallback = Callable[[dict], None]
 
-DEFAULT_EPOCHS = {"linear-probe": 60, "partial": 10, "full": 12, "scratch": 20}
+DEFAULT_EPOCHS = {"linear-probe": 60, "partial": 10, "full": 10, "scratch": 20}
 DEFAULT_INPUT = {"linear-probe": 96, "partial": 96, "full": 96, "scratch": 0}
 DEFAULT_LR = {"linear-probe": 3e-3, "partial": 2e-3, "full": 2e-3, "scratch": 2e-3}
 
