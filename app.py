@@ -43,7 +43,7 @@ nav = {
 page = st.navigation({s: ps for s, ps in nav.items() if ps})
 
 with st.sidebar:
-    st.markdown("### Data")
+    st.markdown("### Recommendation data")
     options = ["synthetic"] + [n for n, ok in available().items() if ok and n != "synthetic"]
     extra = st.session_state.get("custom_datasets", [])
     st.selectbox(
