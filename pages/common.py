@@ -79,12 +79,12 @@ def default_config(dataset: str, seed: int, model: str = "mind"):
     return RecsysConfig(model=model, dataset=dataset, seed=seed, epochs=DEFAULT_EPOCHS)
 
 
-def stored_runs(dataset: str, seed: int, models: tuple[str, ...] | None = None) -> list[dict]:
-    """Complete stored runs (app or CLI) of a dataset and split seed, newest first: {"path", "config", "metrics"}."""
+def stored_runs(dataset: str, seed: int | None, models: tuple[str, ...] | None = None) -> list[dict]:
+    """Complete stored runs (app or CLI) of a dataset and split seed (None: any), newest first: {"path", "config", "metrics"}."""
     from engine.recsys.run import list_runs
 
     return [r for r in list_runs()
-            if r["config"].dataset == dataset and r["config"].seed == seed and (models is None or r["config"].model in models)]
+            if r["config"].dataset == dataset and (seed is None or r["config"].seed == seed) and (models is None or r["config"].model in models)]
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the trained model…")
@@ -108,15 +108,37 @@ def run_label(entry: dict) -> str:
     return " · ".join(parts) + f" · {Path(entry['path']).name.rsplit('-', 1)[-1][:6]}"
 
 
+def history_figure(history: list[dict], title: str):
+    """Loss (left axis) and validation Recall@50 (right axis) per epoch, as a plotly figure."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    ep = [h["epoch"] for h in history]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=ep, y=[h["loss"] for h in history], mode="lines+markers", name="training loss"), secondary_y=False)
+    fig.add_trace(go.Scatter(x=ep, y=[h["val/recall@50"] for h in history], mode="lines+markers", name="val Recall@50"), secondary_y=True)
+    fig.update_layout(title=title, height=300, margin=dict(t=40, b=10), legend=dict(orientation="h", y=-0.3))
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="loss", secondary_y=False)
+    fig.update_yaxes(title_text="Recall@50", secondary_y=True, rangemode="tozero")
+    return fig
+
+
 def train_in_status(config, label: str | None = None):
-    """Train (or reuse) `config` inside st.status with a progress bar; returns the TrainedRun."""
+    """Train (or reuse) `config` inside st.status: a progress bar and a live loss / val Recall@50 chart per epoch."""
     from engine.recsys.run import train
 
     label = label or f"Training a small default {MODEL_LABELS.get(config.model, config.model)} on {config.dataset} (seed {config.seed})"
     with st.status(label, expanded=True) as status:
         progress, _ = st_progress("epochs")
+        chart = st.empty()
+
+        def live(history: list[dict]) -> None:
+            chart.plotly_chart(history_figure(history, "live: loss and validation Recall@50"), width="stretch",
+                               key=f"live-{label}-{len(history)}")
+
         with friendly_errors():
-            run = train(config, progress=progress)
+            run = train(config, progress=progress, on_epoch=live)
         status.update(label=f"{label}: done, test Recall@50 {run.metrics['test/recall@50']:.3f}", state="complete", expanded=False)
     return run
 
