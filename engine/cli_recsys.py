@@ -1,9 +1,142 @@
-"""`python -m engine recsys ...` (filled in by the recall-model work)."""
+"""`python -m engine recsys ...`: train one recall model under protocol R1, or benchmark them all.
+
+    python -m engine recsys train --model mind --dataset ml-100k --data-dir D --seed 0 --out DIR
+    python -m engine recsys bench --dataset ml-100k --seeds 0 1 2
+"""
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+
+from engine.progress import terminal
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    from engine.recsys.run import MODELS
+
+    p.add_argument("--dataset", default="ml-100k", help="ml-100k, synthetic, or a path to a CSV/TSV log (user, item, timestamp)")
+    p.add_argument("--data-dir", default=None, help="directory that holds ml-100k/ (default: $EMBEDLAB_DATA_DIR or ./data)")
+    p.add_argument("--runs-dir", default=None, help="where runs are stored without --out (default: $EMBEDLAB_RUNS_DIR or ./runs)")
+    p.add_argument("--maxlen", type=int, default=20, help="history length (default 20)")
+    p.add_argument("--dim", type=int, default=64, help="embedding size d (default 64)")
+    p.add_argument("--k", type=int, default=4, help="interests K of multi-interest models (default 4)")
+    p.add_argument("--iterations", type=int, default=3, help="routing iterations (default 3)")
+    p.add_argument("--loss", choices=("softmax", "sampled"), default="softmax", help="full softmax or sampled softmax with logQ correction")
+    p.add_argument("--n-negatives", type=int, default=256, help="popularity-sampled negatives for --loss sampled")
+    p.add_argument("--readout", choices=("last", "mean"), default="last", help="GRU4Rec readout")
+    p.add_argument("--no-mask-history", action="store_true", help="keep history items as classes of the training softmax")
+    for name, typ, what in (
+        ("epochs", int, "maximum epochs"),
+        ("lr", float, "Adam learning rate"),
+        ("batch-size", int, "training batch size"),
+        ("patience", int, "epochs without a better validation Recall@50 before stopping"),
+        ("dropout", float, "dropout on behaviour embeddings"),
+        ("weight-decay", float, "Adam weight decay"),
+        ("p", float, "MIND label-aware attention power"),
+    ):
+        p.add_argument(f"--{name}", type=typ, default=None, help=f"{what} (default: the model's)")
+    p.add_argument("--syn-users", type=int, default=None, help="synthetic: number of users")
+    p.add_argument("--syn-items", type=int, default=None, help="synthetic: number of items")
+    p.add_argument("--syn-topics", type=int, default=None, help="synthetic: number of planted topics")
+    p.add_argument("--syn-noise", type=float, default=None, help="synthetic: share of random steps (lower: better-separated topics)")
+    p.add_argument("--syn-switch", type=float, default=None, help="synthetic: chance to switch interest at each step")
+    p.add_argument("--syn-seed", type=int, default=None, help="synthetic: generator seed")
+    p.add_argument("--threads", type=int, default=None, help="torch/faiss threads (default: $EMBEDLAB_THREADS or 2)")
+    p.set_defaults(models=tuple(MODELS))
+
+
+def _synthetic(args):
+    from engine.data.synthetic import SyntheticConfig
+
+    if args.dataset != "synthetic":
+        return None
+    changes = {
+        k: v
+        for k, v in dict(
+            n_users=args.syn_users, n_items=args.syn_items, n_topics=args.syn_topics, noise=args.syn_noise, switch=args.syn_switch, seed=args.syn_seed
+        ).items()
+        if v is not None
+    }
+    return SyntheticConfig(**changes)
+
+
+def config_from_args(args, model: str | None = None, seed: int | None = None):
+    from engine.recsys.run import RecsysConfig
+
+    return RecsysConfig(
+        model=model or args.model,
+        dataset=args.dataset,
+        synthetic=_synthetic(args),
+        seed=args.seed if seed is None else seed,
+        maxlen=args.maxlen,
+        dim=args.dim,
+        k=args.k,
+        iterations=args.iterations,
+        loss=args.loss,
+        n_negatives=args.n_negatives,
+        readout=args.readout,
+        mask_history=not args.no_mask_history,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        patience=args.patience,
+        dropout=args.dropout,
+        weight_decay=args.weight_decay,
+        p=args.p,
+    )
+
+
+def _train(args) -> int:
+    from engine.recsys.run import train
+
+    config = config_from_args(args)
+    run = train(
+        config,
+        data_dir=args.data_dir,
+        runs_root=args.runs_dir,
+        progress=terminal if not args.quiet else (lambda f, m: None),
+        out=args.out,
+        threads=args.threads,
+        force=args.force,
+    )
+    print(json.dumps({"path": str(run.path), "metrics": run.metrics}, sort_keys=True))
+    return 0
+
+
+def _bench(args) -> int:
+    from engine.recsys.bench import run_bench
+
+    run_bench(args)
+    return 0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from engine.recsys.run import MODELS
+
     p = sub.add_parser("recsys", help="sequence recall models (protocol R1)")
-    p.set_defaults(func=lambda a: p.print_help())
+    rs = p.add_subparsers(dest="recsys_cmd", required=True)
+
+    t = rs.add_parser("train", help="train one model under R1; writes config.json, model.pt, metrics.json, test_embeddings.npz")
+    t.add_argument("--model", required=True, choices=tuple(MODELS))
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--out", default=None, help="run directory (default: the run store, keyed by the config hash)")
+    t.add_argument("--force", action="store_true", help="retrain even if a complete run with this config exists")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_args(t)
+    t.set_defaults(func=_train)
+
+    b = rs.add_parser("bench", help="train every model over seeds; write a mean ± std table under bench/")
+    b.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    b.add_argument("--models", nargs="+", choices=tuple(MODELS), default=list(MODELS))
+    b.add_argument("--bench-dir", default="bench", help="where the table goes (default bench/)")
+    b.add_argument("--reuse", action="store_true", help="reuse stored runs instead of retraining (timings then come from those runs)")
+    _add_config_args(b)
+    b.set_defaults(func=_bench)
+
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from engine.__main__ import main
+
+    sys.exit(main(["recsys", *sys.argv[1:]]))
