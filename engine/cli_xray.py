@@ -18,6 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--strategy", choices=["linear-probe", "partial", "full", "scratch"], default="linear-probe")
     t.add_argument("--data-dir", default=None, help="folder holding medmnist/ (default: $EMBEDLAB_DATA_DIR or ./data)")
     t.add_argument("--data", default=None, help="a local .npz (no md5 check) or a Kermany-layout folder instead")
+    t.add_argument("--size", type=int, default=28, choices=[28, 64, 128, 224],
+                   help="PneumoniaMNIST file to use (X1 and the benchmark: 28)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--epochs", type=int, default=0, help="0 = the strategy's default")
     t.add_argument("--input-size", type=int, default=0, help="EfficientNet input size in px (0 = default)")
@@ -36,7 +38,8 @@ def _train(a: argparse.Namespace) -> int:
     from engine.vision.train import XrayConfig, save_run, train
 
     kw = {"input_size": a.input_size} if a.input_size else {}
-    cfg = XrayConfig(strategy=a.strategy, seed=a.seed, epochs=a.epochs, train_subset=a.subset, threads=a.threads, **kw)
+    cfg = XrayConfig(strategy=a.strategy, seed=a.seed, epochs=a.epochs, train_subset=a.subset, threads=a.threads,
+                     data_size=a.size, **kw)
     result = train(cfg, progress=terminal, data_path=a.data, data_root=a.data_dir)
     out = save_run(result, Path(a.out))
     for w in result.evaluation["data_warnings"]:

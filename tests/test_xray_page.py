@@ -77,6 +77,10 @@ def test_page_draws_and_explains_a_sample(page_env):
     assert any("MedMNIST v2" in c.value for c in at.caption)
     at.slider(key="xray_threshold").set_value(0.9).run()
     assert not at.exception
+    n_charts = len(at.get("plotly_chart"))
+    at.toggle(key="xray_tsne").set_value(True).run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == n_charts + 2, "t-SNE before and after"
 
 
 def test_every_bad_upload_gets_a_message_and_the_next_upload_works(page_env):
