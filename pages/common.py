@@ -161,7 +161,13 @@ def pick_run(models: tuple[str, ...], default_model: str = "mind", key: str = RU
     path = st.selectbox(label, list(by_path), index=first, format_func=lambda p: run_label(by_path[p]), key=key, bind="query-params",
                         help="Runs of the sidebar's dataset and seed, from this app or `python -m engine recsys train`.")
     with friendly_errors():
-        return load_run_cached(path)
+        try:
+            return load_run_cached(path)
+        except (RuntimeError, KeyError) as e:  # weights that no longer fit the model's code
+            st.error(f"The stored run `{path}` does not fit the current {MODEL_LABELS.get(by_path[path]['config'].model)} code "
+                     f"(it was trained by an older version): pick another run, or delete that folder and retrain it on "
+                     f"**Train and compare**. Details: {str(e).splitlines()[0]}", icon="⚠️")
+            st.stop()
 
 
 def user_picker(evalset, key: str = USER_KEY, label: str = "Test user") -> int:

@@ -89,6 +89,8 @@ def recommendations() -> None:
         spec = IndexSpec(kind="hnsw", hnsw_m=m, ef_search=ef)
     else:
         spec = IndexSpec()
+    spec_text = {"exact": "exact (flat)", "ivf": f"IVF, nlist {spec.nlist}, nprobe {spec.nprobe}",
+                 "hnsw": f"HNSW, M {spec.hnsw_m}, efSearch {spec.ef_search}"}[kind]
     try:
         index = index_for(str(run.path), spec, items)
     except ConfigError as e:
@@ -119,8 +121,8 @@ def recommendations() -> None:
     cols[f"merged {what}"] = [cat_names[split.item_category[i]] if i > 0 else "" for i in rec.merged]
     df = pd.DataFrame(cols, index=pd.RangeIndex(1, n + 1, name="rank"))
     styled = df.style.map(lambda v: "background-color: #d9f2d9; font-weight: 600" if isinstance(v, str) and v.startswith("🎯") else "")
-    st.dataframe(styled, width="stretch", height=min(38 * n + 40, 780))
-    st.caption(f"🎯 green: an item user {user.user} really consumed later (held out, {len(future)} items). "
+    st.dataframe(styled, width="stretch", height=min(35 * n + 40, 780))
+    st.caption(f"Index: {spec_text} · merged with λ = {lam:g} · top {n}. 🎯 green: an item user {user.user} really consumed later (held out, {len(future)} items). "
                f"Per-interest columns are what each of the {len(active)} interest vector(s) retrieves alone; the merged list keeps "
                "the best score per item (λ = 0), or ComiRec's greedy pick. Raise λ and watch Diversity rise, and often Recall fall.")
 

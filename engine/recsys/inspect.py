@@ -102,13 +102,18 @@ def routing(model: RecModel, hist: np.ndarray, *, iterations: int | None = None,
 
 
 def attention_over_p(interests: np.ndarray, mask: np.ndarray, target_vec: np.ndarray, ps) -> np.ndarray:
-    """MIND eq. 8 for one target over a grid of p: [P, K] attention weights over the interests."""
+    """MIND eq. 8 for one target over a grid of p: [P, K] attention weights over the interests (0 where mask is False).
+
+    Only the user's interests enter the softmax (a masked -inf score times p = 0 would be nan)."""
     from engine.recsys.mind import label_aware_attention
 
-    V = torch.as_tensor(interests, dtype=torch.float32)[None]  # [1, K, d]
+    mask = np.asarray(mask, dtype=bool)
+    V = torch.as_tensor(np.asarray(interests, dtype=np.float32)[mask])[None]  # [1, K', d]
     e = torch.as_tensor(target_vec, dtype=torch.float32)[None]  # [1, d]
-    m = torch.as_tensor(np.asarray(mask, dtype=bool))[None]
-    return np.stack([label_aware_attention(V, e, float(p), m)[1][0].numpy() for p in ps])
+    out = np.zeros((len(ps), len(mask)), dtype=np.float32)
+    for r, p in enumerate(ps):
+        out[r, mask] = label_aware_attention(V, e, float(p))[1][0].numpy()
+    return out
 
 
 def dynamic_interest_count(n_behaviours: int, K: int) -> int:
