@@ -109,3 +109,18 @@ def test_first_visit_without_runs_offers_a_quick_linear_probe(monkeypatch, tmp_p
     assert not at.exception
     assert any("quick linear probe" in b.label for b in at.button)
     assert any("No trained model" in i.value or "Train a model first" in i.value for i in at.info)
+
+
+def test_training_from_the_page_shows_progress_and_stores_a_run(monkeypatch, tmp_path):
+    """One epoch of the small CNN on the full training set, started by the page's Train button."""
+    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(shared_data_or_skip("medmnist").parent))
+    monkeypatch.setenv("EMBEDLAB_RUNS_DIR", str(tmp_path / "runs"))
+    at = AppTest.from_file(PAGE, default_timeout=180).run()
+    at.selectbox(key="xray_strategy").set_value("scratch")
+    at.number_input(key="xray_epochs").set_value(1)
+    at.button(key="xray_train").click().run()
+    assert not at.exception, at.exception
+    assert any("Done: test AUC" in s.label for s in at.status), [s.label for s in at.status]
+    runs = list((tmp_path / "runs" / "xray").glob("scratch-*"))
+    assert len(runs) == 1 and (runs[0] / "metrics.json").exists()
+    assert "Small CNN from scratch" in at.dataframe[-1].value["method"].tolist()
