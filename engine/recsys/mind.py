@@ -25,8 +25,10 @@ interests, larger p sharpens, p = inf picks the best interest (hard attention). 
 Pr(i|u) = exp(v_u^T e_i) / sum_j exp(v_u^T e_j) (eq. 9) and the loss is -sum log Pr(i|u) (eq. 10).
 At serving the K' interests each retrieve items (section 4.5).
 
-Choices of ours: the paper's ReLU layers over [capsule; user profile] are left out (there are no
-profile features here), so the capsules are the user vectors. In training the Gaussian logits are
+After routing, section 4.3 concatenates each capsule with the user profile and transforms it by
+ReLU layers into the user representation vectors v_u^j; there are no profile features here, so
+the layers read the capsule alone: v_j = u_j + W_b ReLU(W_a u_j) (a residual form that starts as the
+capsule itself; without it the user vectors would stay shorter than 1, as squashed capsules are). In training the Gaussian logits are
 drawn afresh for every batch; at inference they are a fixed draw kept in the state dict, so a user's
 interests never depend on the batch they are encoded with. As in ComiRec's code, the logit
 updates do not carry gradients (only the last iteration's z_j does). Padded behaviours route nowhere
@@ -91,6 +93,9 @@ class MIND(RecModel):
             raise ConfigError(f"MIND's interest count K must be between 1 and {MAX_K}; got {k}.")
         self.k, self.iterations, self.p, self.sigma, self.dynamic_k = int(k), int(iterations), float(p), float(sigma), bool(dynamic_k)
         self.S = nn.Parameter(torch.randn(dim, dim) * dim**-0.5)  # the shared bilinear map S [d, e]
+        self.H = nn.Sequential(nn.Linear(dim, 2 * dim), nn.ReLU(), nn.Linear(2 * dim, dim))  # section 4.3 ReLU layers
+        nn.init.zeros_(self.H[2].weight)
+        nn.init.zeros_(self.H[2].bias)
         self.register_buffer("b_init", torch.randn(maxlen, MAX_K) * self.sigma)  # fixed N(0, sigma^2) draw for inference
 
     def encode(self, hist, lens, *, target=None, trace=False, iterations=None, k=None) -> UserEncoding:
@@ -138,12 +143,13 @@ class MIND(RecModel):
             if not last:
                 b = b + torch.einsum("bke,ble->blk", u.detach(), Se_fixed)  # b_ij += u_j^T S e_i, eq. 3
 
+        V = (u + self.H(u)) * interest_mask[:, :, None]  # user vectors v_j (section 4.3); zero beyond K'_u, [B, K, d]
         if trace and target is not None:
             te = self.item_emb(target)
-            _, att = label_aware_attention(u, te, self.p, interest_mask)
+            _, att = label_aware_attention(V, te, self.p, interest_mask)
             tr["label_attention"] = att.detach()
-            tr["steps"].append(einsum_step("label-aware attention", "eq. 8: v_u = V_u softmax(pow(V_u^T e_i, p))", "bkd,bd->bk", V=u, e_i=te))
-        return UserEncoding(vectors=u, mask=interest_mask, trace=tr)
+            tr["steps"].append(einsum_step("label-aware attention", "eq. 8: v_u = V_u softmax(pow(V_u^T e_i, p))", "bkd,bd->bk", V=V, e_i=te))
+        return UserEncoding(vectors=V, mask=interest_mask, trace=tr)
 
     def train_user_vector(self, hist, lens, target):
         enc = self.encode(hist, lens)
