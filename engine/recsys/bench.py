@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+_ROOT = Path(__file__).resolve().parents[2]  # the repository: the subprocesses import engine from here
 METRICS = ("recall@20", "ndcg@20", "hitrate@20", "recall@50", "ndcg@50", "hitrate@50", "diversity@50")
 _PASS_THROUGH = (
     "dataset", "data_dir", "runs_dir", "maxlen", "dim", "k", "iterations", "loss", "n_negatives", "readout",
@@ -67,7 +68,8 @@ def run_bench(args) -> Path:
     jobs = [(m, s) for s in args.seeds for m in args.models]
     for j, (model, seed) in enumerate(jobs):
         terminal(j / len(jobs), f"{model} seed {seed}")
-        proc = subprocess.run(_train_cmd(args, model, seed), capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))}
+        proc = subprocess.run(_train_cmd(args, model, seed), capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             sys.stderr.write(proc.stderr)
             raise SystemExit(f"training {model} seed {seed} failed (exit {proc.returncode})")
