@@ -105,7 +105,7 @@ def view(m: projection.Map) -> None:
                                  text=[titles[found]], textposition="top center",
                                  marker=dict(symbol="circle-open", size=26, color="black", line=dict(width=3))))
     fig.update_layout(height=720, margin=dict(t=40, l=10, r=10, b=10), legend=dict(itemsizing="constant"),
-                      title=f"{MODEL_LABELS[cfg.model]} item embeddings ({'t-SNE' if m.method == 'tsne' else 'PCA'}), "
+                      title=f"{MODEL_LABELS[cfg.model]} item embeddings ({f't-SNE, perplexity {perplexity}' if m.method == 'tsne' else 'PCA'}), "
                             f"{split.n_items} items, coloured by {colour}")
     fig.update_xaxes(showticklabels=False, title=None)
     fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x")

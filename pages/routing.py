@@ -70,7 +70,7 @@ else:
 
         def heat(t: int) -> go.Heatmap:
             return go.Heatmap(z=rv.couplings[t], x=cols, y=beh_labels, zmin=0, zmax=1, colorscale="Viridis",
-                              colorbar=dict(title=sym), text=np.round(rv.couplings[t], 2), texttemplate="%{text}",
+                              colorbar=dict(title=sym), texttemplate="%{z:.2f}",
                               hovertemplate="%{y}<br>%{x}: " + sym + " = %{z:.3f}<extra></extra>")
 
         fig = go.Figure(data=[heat(it - 1)], frames=[go.Frame(data=[heat(t)], name=str(t + 1)) for t in range(rv.iterations)])

@@ -143,7 +143,7 @@ def test_map_page_shows_every_item_by_topic_and_the_users_history_interests_and_
 
     at.radio(key="map_method").set_value("tsne").run()
     ok(at)
-    assert chart(at, "MIND item embeddings (t-SNE)")
+    assert chart(at, "MIND item embeddings (t-SNE, perplexity 30)")
 
 
 # -- routing ---------------------------------------------------------------------------------------

@@ -1,0 +1,149 @@
+"""How fast the recall pages answer a view-only widget, measured in a real browser.
+
+Starts `streamlit run app.py` on a fresh runs directory (so the first page visit trains the small
+default MIND, as a new user would see it), drives Debian's chromium with playwright, and times each
+interaction from the key press / click until the page shows the new view (a text that only the new
+view contains, e.g. the chart title "attention over interests at p = 2.25") and the script has
+finished. Each interaction runs `--repeats` times, alternating direction; the table reports the
+median and the worst. Run it under the CPU lock:
+
+    flock /tmp/embedlab-cpu.lock python bench/pages_latency.py --out bench/pages_latency.md
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-background-networking"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_idle(page, timeout_ms: int = 180_000) -> None:
+    page.wait_for_function(
+        """() => { const w = document.querySelector('[data-testid="stStatusWidget"]');
+                   return !w || !/Running|Connecting/.test(w.innerText); }""", timeout=timeout_ms)
+
+
+def wait_text(page, text: str, timeout_ms: int = 60_000) -> None:
+    page.get_by_text(text, exact=False).first.wait_for(state="visible", timeout=timeout_ms)
+
+
+def slider(page, label: str):
+    lab = page.locator("[data-testid='stWidgetLabel']").filter(has_text=re.compile("^" + re.escape(label)))
+    s = page.locator("[data-testid='stSlider']").filter(has=lab).first
+    s.scroll_into_view_if_needed()
+    return s.locator("input[type='range'], [role='slider']").first
+
+
+def timed(page, action, expect: str) -> float:
+    t0 = time.perf_counter()
+    action()
+    wait_text(page, expect)
+    wait_idle(page)
+    return time.perf_counter() - t0
+
+
+def press(page, label: str, key: str):
+    return lambda: slider(page, label).press(key)
+
+
+def click_radio(page, text: str):
+    return lambda: page.locator("[data-testid='stRadio'] label").filter(has_text=text).first.click()
+
+
+# (page url, interaction name, [(action factory, expected text)] cycled over repeats)
+def scenarios(page):
+    return [
+        ("routing", "label-aware attention p (slider)", [(press(page, "p", "ArrowRight"), "at p = 2.25"), (press(page, "p", "ArrowLeft"), "at p = 2")]),
+        ("routing", "shown iteration (slider)", [(press(page, "Show iteration", "ArrowLeft"), "iteration 2 of 3"), (press(page, "Show iteration", "ArrowRight"), "iteration 3 of 3")]),
+        ("routing", "routing iterations r (slider, recomputes routing)", [(press(page, "Routing iterations", "ArrowRight"), "iteration 4 of 4"), (press(page, "Routing iterations", "ArrowLeft"), "iteration 3 of 3")]),
+        ("map", "colouring (radio)", [(click_radio(page, "popularity"), "coloured by popularity"), (click_radio(page, "planted topic"), "coloured by planted topic")]),
+        ("nearest", "greedy λ (slider)", [(press(page, "λ", "ArrowRight"), "λ = 0.05"), (press(page, "λ", "ArrowLeft"), "λ = 0 ")]),
+        ("nearest", "index: exact → IVF (radio, builds the index)", [(click_radio(page, "IVF"), "IVF, nlist 16, nprobe 2"), (click_radio(page, "exact (flat)"), "Index: exact")]),
+    ]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--out", type=Path, default=None, help="write the markdown table here")
+    args = ap.parse_args()
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        sys.exit("Debian's chromium is needed (apt-get install chromium).")
+    from playwright.sync_api import sync_playwright
+
+    runs = tempfile.mkdtemp(prefix="embedlab-bench-runs-")
+    port = free_port()
+    env = dict(os.environ, EMBEDLAB_RUNS_DIR=runs, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    env.setdefault("EMBEDLAB_THREADS", "2")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless=true",
+                             f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    rows, firsts = [], []
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            current = None
+            for url_path, name, steps in scenarios(page):
+                if url_path != current:
+                    t0 = time.perf_counter()
+                    page.goto(f"{url}/{url_path}")
+                    ready = {"routing": "Routing iterations", "map": "t-SNE perplexity", "nearest": "λ"}[url_path]
+                    page.locator("[data-testid='stSlider']").filter(has_text=ready).first.wait_for(timeout=240_000)
+                    page.wait_for_timeout(500)
+                    wait_idle(page)
+                    firsts.append((url_path, time.perf_counter() - t0))
+                    current = url_path
+                times = [timed(page, *steps[i % len(steps)]) for i in range(args.repeats)]
+                rows.append((url_path, name, statistics.median(times), max(times)))
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(runs, ignore_errors=True)
+
+    lines = ["| page | first visit, s (fresh runs dir) |", "|---|---|"]
+    lines += [f"| /{u} | {t:.1f} |" for u, t in firsts]
+    lines += ["", f"| page | interaction | median, s | worst, s (of {args.repeats}) |", "|---|---|---|---|"]
+    lines += [f"| /{u} | {n} | {m:.2f} | {w:.2f} |" for u, n, m, w in rows]
+    table = "\n".join(lines)
+    print(table)
+    if args.out:
+        cmd = "flock /tmp/embedlab-cpu.lock python bench/pages_latency.py --out bench/pages_latency.md"
+        args.out.write_text(
+            "# Recall pages: time from a view-only widget change to the new view (real browser)\n\n"
+            f"Command: `{cmd}` (EMBEDLAB_DATA_DIR=../shared/data, EMBEDLAB_THREADS=2).\n\n"
+            f"Machine: {os.cpu_count()} cores shared with other work, CPU only; synthetic dataset, the default MIND "
+            "(trained on the first visit, which is timed too). Measured from the key press or click until the new view's "
+            "text is on screen and the script has finished (includes the browser drawing the chart).\n\n"
+            f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.\n\n```\n{table}\n```\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
