@@ -126,8 +126,9 @@ def test_label_aware_attention_sharpens_with_p():
     best = torch.einsum("bkd,bd->bk", V, e).argmax(1)
     assert torch.equal(hard_w.argmax(1), best) and torch.allclose(hard_v, V[torch.arange(3), best])
     mask = torch.tensor([[True, False, False, False]] * 3)
-    v, w = label_aware_attention(V, e, p=2.0, mask=mask)
-    assert torch.allclose(w[:, 0], torch.ones(3)) and torch.allclose(v, V[:, 0])
+    for p in (0.0, 2.0, math.inf):  # p = 0 with a mask averages the active interests only
+        v, w = label_aware_attention(V, e, p=p, mask=mask)
+        assert torch.allclose(w[:, 0], torch.ones(3)) and torch.allclose(v, V[:, 0])
 
 
 @pytest.mark.parametrize("loss", ["softmax", "sampled"])

@@ -62,12 +62,14 @@ def label_aware_attention(interests: torch.Tensor, target_emb: torch.Tensor, p: 
     Read as softmax(p * V_u^T e_i) (see the module docstring); p = inf is hard attention (argmax).
     """
     scores = torch.einsum("bkd,bd->bk", interests, target_emb)  # V_u^T e_i, [B, K]
+    if not math.isinf(p):
+        scores = p * scores  # before masking: p = 0 times -inf would be nan
     if mask is not None:
         scores = scores.masked_fill(~mask, -float("inf"))
     if math.isinf(p):
         weights = torch.nn.functional.one_hot(scores.argmax(1), scores.shape[1]).to(interests.dtype)
     else:
-        weights = torch.softmax(p * scores, dim=1)  # [B, K]
+        weights = torch.softmax(scores, dim=1)  # [B, K]
     return torch.einsum("bk,bkd->bd", weights, interests), weights
 
 
