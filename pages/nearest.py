@@ -76,7 +76,7 @@ def recommendations() -> None:
     n = c1.slider("N (list length)", 5, 50, 20, 5, key="n")
     lam = c2.slider("λ (ComiRec's greedy diversity)", 0.0, 1.0, 0.0, 0.05, key="lam",
                     help="0 merges by best score (the R1 protocol); larger values prefer items whose category differs from those already picked.")
-    c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
+    c1, c2, c3 = st.columns([2, 1, 1])
     kind = c1.radio("Index", ["exact", "ivf", "hnsw"], horizontal=True, key="index_kind",
                     format_func={"exact": "exact (flat)", "ivf": "IVF", "hnsw": "HNSW"}.get)
     if kind == "ivf":
@@ -98,15 +98,15 @@ def recommendations() -> None:
         return
     qual = quality(str(run.path), spec, n, items, uvecs.reshape(-1, uvecs.shape[-1])[umask.reshape(-1)],
                    [exclude_all[u] for u in range(len(umask)) for k in range(umask.shape[1]) if umask[u, k]])
-    c4.metric("latency", f"{qual['ms_per_query']:.3f} ms", help=f"per query, over the {qual['queries']} test-user interest vectors")
     with friendly_errors():
         rec = ins.recommend(uvecs[row], umask[row], items, user.seen, user.targets, n, lam, split.item_category, index)
-    m = st.columns(5)
+    m = st.columns(6)
     m[0].metric(f"Recall@{n}", f"{rec.recall:.3f}")
     m[1].metric(f"NDCG@{n}", f"{rec.ndcg:.3f}")
     m[2].metric(f"Diversity@{n}", f"{rec.diversity:.3f}", help="Share of item pairs in the merged list whose categories differ.")
     m[3].metric("hits", f"{int(round(rec.recall * len(set(user.targets.tolist()))))} of {len(set(user.targets.tolist()))}")
     m[4].metric(f"index recall@{n} vs exact", f"{qual['recall_vs_exact']:.3f}", help="Over every test user's interest vectors.")
+    m[5].metric("latency", f"{qual['ms_per_query'] * 1000:.0f} µs", help=f"per query, over the {qual['queries']} test-user interest vectors")
 
     future = set(int(t) for t in user.targets)
 
