@@ -40,8 +40,8 @@ def wait_idle(page, timeout_ms: int = 180_000) -> None:
                    return !w || !/Running|Connecting/.test(w.innerText); }""", timeout=timeout_ms)
 
 
-def wait_text(page, text: str, timeout_ms: int = 60_000) -> None:
-    page.get_by_text(text, exact=False).first.wait_for(state="visible", timeout=timeout_ms)
+def wait_text(page, text, timeout_ms: int = 60_000) -> None:
+    page.get_by_text(text).first.wait_for(state="visible", timeout=timeout_ms)
 
 
 def slider(page, label: str):
@@ -70,10 +70,10 @@ def click_radio(page, text: str):
 # (page url, interaction name, [(action factory, expected text)] cycled over repeats)
 def scenarios(page):
     return [
-        ("routing", "label-aware attention p (slider)", [(press(page, "p", "ArrowRight"), "at p = 2.25"), (press(page, "p", "ArrowLeft"), "at p = 2")]),
+        ("routing", "label-aware attention p (slider)", [(press(page, "p", "ArrowRight"), re.compile(r"at p = 2\.25$")), (press(page, "p", "ArrowLeft"), re.compile(r"at p = 2$"))]),
         ("routing", "routing iterations r (slider, recomputes routing)", [(press(page, "Routing iterations", "ArrowRight"), "iteration 4 of 4"), (press(page, "Routing iterations", "ArrowLeft"), "iteration 3 of 3")]),
         ("map", "colouring (radio)", [(click_radio(page, "popularity"), "coloured by popularity"), (click_radio(page, "planted topic"), "coloured by planted topic")]),
-        ("nearest", "greedy λ (slider)", [(press(page, "λ", "ArrowRight"), "λ = 0.05"), (press(page, "λ", "ArrowLeft"), "λ = 0 ")]),
+        ("nearest", "greedy λ (slider)", [(press(page, "λ", "ArrowRight"), "with λ = 0.05 ·"), (press(page, "λ", "ArrowLeft"), "with λ = 0 ·")]),
         ("nearest", "index: exact → IVF (radio, builds the index)", [(click_radio(page, "IVF"), "IVF, nlist 16, nprobe 2"), (click_radio(page, "exact (flat)"), "Index: exact")]),
     ]
 
