@@ -18,6 +18,24 @@ from engine.progress import Progress
 DATASET_KEY, SEED_KEY = "dataset", "seed"
 
 
+def _run_through_app() -> None:
+    """Make a first visit straight to /routing (say) go through app.py's navigation and sidebar.
+
+    Streamlit treats a `pages/` folder beside the entry script as a v1 multipage app until the
+    entry script has called `st.navigation` once in the process; a fresh server's first visit to a
+    sub-page would run that page alone, without app.py's sidebar. Clearing the flag and rerunning
+    sends the same URL through app.py.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_run_through_app()
+
+
 @dataclass(frozen=True)
 class Choice:
     """What the sidebar selected: a dataset name (or CSV path) and the split seed."""

@@ -1,6 +1,7 @@
 """Shared fixtures: data locations, a live `streamlit run app.py`, and a headless Debian chromium page."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -9,6 +10,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -43,37 +45,45 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def streamlit_server(runs_root) -> str:
-    """Base URL of `streamlit run app.py` on a free loopback port (stopped after the session)."""
+@contextlib.contextmanager
+def start_streamlit(runs_root: Path, log_name: str = "streamlit.log") -> Iterator[str]:
+    """Run `streamlit run app.py` on a free loopback port; yield its base URL; stop it afterwards."""
     port = _free_port()
     env = dict(os.environ, EMBEDLAB_RUNS_DIR=str(runs_root), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    log = open(ARTIFACTS.mkdir(parents=True, exist_ok=True) or ARTIFACTS / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless=true",
-         f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(ARTIFACTS / log_name, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless=true",
+             f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
         try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited early; see {ARTIFACTS / 'streamlit.log'}")
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not answer within 60 s")
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.time() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+                    break
+                except OSError:
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"streamlit exited early; see {ARTIFACTS / log_name}")
+                    if time.time() > deadline:
+                        raise RuntimeError("streamlit did not answer within 60 s")
+                    time.sleep(0.5)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(runs_root) -> Iterator[str]:
+    """Base URL of one `streamlit run app.py` shared by the session's browser tests."""
+    with start_streamlit(runs_root) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
