@@ -11,7 +11,6 @@ from typing import Iterator
 
 import streamlit as st
 
-from engine.data.synthetic import SyntheticConfig
 from engine.errors import EmbedLabError
 from engine.progress import Progress
 
@@ -52,15 +51,6 @@ def choice() -> Choice:
     """The sidebar's dataset and seed (app.py draws the widgets; defaults when run alone)."""
     return Choice(dataset=str(st.session_state.get(DATASET_KEY) or "synthetic"),
                   seed=int(st.session_state.get(SEED_KEY) or 0))
-
-
-@st.cache_resource(show_spinner="Loading dataset and building the R1 split…")
-def split_for(dataset: str, seed: int, maxlen: int = 20):
-    """The R1 split of a dataset (cached across reruns and sessions)."""
-    from engine.data.datasets import load_dataset
-    from engine.data.r1 import make_r1
-
-    return make_r1(load_dataset(dataset, synthetic_config=SyntheticConfig()), seed, maxlen)
 
 
 def st_progress(label: str) -> tuple[Progress, "st.delta_generator.DeltaGenerator"]:

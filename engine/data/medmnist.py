@@ -7,7 +7,6 @@ against its md5. Labels: 0 = normal, 1 = pneumonia. Splits are the dataset's own
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import urllib.request
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.data.images import preprocess, preprocess_batch
+from engine.data.files import md5sum
 from engine.errors import DataError, ImageError
 from engine.paths import data_dir
 from engine.progress import Progress, silent
@@ -53,14 +53,6 @@ class XrayData:
 
 def file_name(size: int) -> str:
     return "pneumoniamnist.npz" if size == 28 else f"pneumoniamnist_{size}.npz"
-
-
-def md5sum(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def download(size: int = 28, root: str | os.PathLike | None = None, progress: Progress = silent) -> Path:

@@ -5,7 +5,6 @@ never shipped with the project.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import urllib.request
 import zipfile
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from engine.data.files import md5sum
 from engine.data.interactions import Interactions
 from engine.errors import DataError
 from engine.paths import data_dir as default_data_dir
@@ -24,14 +24,6 @@ GENRES = [
     "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
     "War", "Western",
 ]
-
-
-def md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def folder(data_dir: str | Path | None = None) -> Path:
@@ -61,7 +53,7 @@ def download(data_dir: str | Path | None = None, timeout: float = 30.0) -> Path:
             base = name.rsplit("/", 1)[-1]
             if base in {"u.data", "u.item", "u.genre", "u.info", "u.user", "u.occupation", "README"}:
                 (target / base).write_bytes(z.read(name))
-    got = md5(target / "u.data")
+    got = md5sum(target / "u.data")
     if got != U_DATA_MD5:
         (target / "u.data").unlink()
         raise DataError(f"The downloaded u.data has md5 {got}, expected {U_DATA_MD5}; it was removed. Try again.")
@@ -75,7 +67,7 @@ def load(data_dir: str | Path | None = None, fetch: bool = True, verify: bool = 
         if not fetch:
             raise DataError(f"MovieLens-100K is not in {d}. Fetch it from the home page or put u.data and u.item there.")
         download(data_dir)
-    if verify and md5(d / "u.data") != U_DATA_MD5:
+    if verify and md5sum(d / "u.data") != U_DATA_MD5:
         raise DataError(f"{d / 'u.data'} does not match the official MovieLens-100K file (md5). Delete it and download again.")
     try:
         log = pd.read_csv(d / "u.data", sep="\t", header=None, names=["user", "item", "rating", "timestamp"],
