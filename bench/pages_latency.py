@@ -15,24 +15,15 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-background-networking"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+sys.path.insert(0, str(ROOT / "tests"))
+from browser import CHROMIUM_ARGS, start_streamlit  # noqa: E402  (one way to serve the app and drive chromium)
 
 def wait_idle(page, timeout_ms: int = 180_000) -> None:
     page.wait_for_function(
@@ -89,22 +80,9 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     runs = tempfile.mkdtemp(prefix="embedlab-bench-runs-")
-    port = free_port()
-    env = dict(os.environ, EMBEDLAB_RUNS_DIR=runs, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    env.setdefault("EMBEDLAB_THREADS", "2")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless=true",
-                             f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
     rows, firsts = [], []
     try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        with sync_playwright() as p:
+        with start_streamlit(runs) as url, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             current = None
@@ -125,8 +103,6 @@ def main() -> int:
                     rows.append((url_path, name, "failed", type(e).__name__))
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(10)
         shutil.rmtree(runs, ignore_errors=True)
 
     lines = ["| page | first visit, s (fresh runs dir) |", "|---|---|"]

@@ -1,26 +1,18 @@
 """Shared fixtures: data locations, a live `streamlit run app.py`, and a headless Debian chromium page."""
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from browser import CHROMIUM_ARGS, start_streamlit  # noqa: F401  (re-exported for the tests)
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 SHARED_DATA = Path(os.environ.get("EMBEDLAB_DATA_DIR") or ROOT.parent / "shared" / "data")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-]
 
 os.environ.setdefault("EMBEDLAB_THREADS", "2")
 
@@ -39,50 +31,10 @@ def runs_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("runs")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def start_streamlit(runs_root: Path, log_name: str = "streamlit.log") -> Iterator[str]:
-    """Run `streamlit run app.py` on a free loopback port; yield its base URL; stop it afterwards."""
-    port = _free_port()
-    env = dict(os.environ, EMBEDLAB_RUNS_DIR=str(runs_root), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with open(ARTIFACTS / log_name, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless=true",
-             f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.time() + 60
-            while True:
-                try:
-                    urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-                    break
-                except OSError:
-                    if proc.poll() is not None:
-                        raise RuntimeError(f"streamlit exited early; see {ARTIFACTS / log_name}")
-                    if time.time() > deadline:
-                        raise RuntimeError("streamlit did not answer within 60 s")
-                    time.sleep(0.5)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
 @pytest.fixture(scope="session")
 def streamlit_server(runs_root) -> Iterator[str]:
     """Base URL of one `streamlit run app.py` shared by the session's browser tests."""
-    with start_streamlit(runs_root) as url:
+    with start_streamlit(runs_root, ARTIFACTS.mkdir(parents=True, exist_ok=True) or ARTIFACTS / "streamlit.log") as url:
         yield url
 
 

@@ -17,9 +17,9 @@ def test_home_page_lists_datasets_and_the_sidebar_dataset_choice(streamlit_serve
 
 def test_a_fresh_servers_first_visit_to_a_sub_page_gets_the_apps_navigation_and_sidebar(runs_root, browser_page):
     # Streamlit runs a `pages/` script on its own until app.py has called st.navigation once in the process.
-    from conftest import start_streamlit
+    from conftest import ARTIFACTS, start_streamlit
 
-    with start_streamlit(runs_root, "streamlit-fresh.log") as url:
+    with start_streamlit(runs_root, ARTIFACTS / "streamlit-fresh.log") as url:
         page = browser_page
         page.goto(url + "/xray")
         wait_for_app(page)
