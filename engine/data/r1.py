@@ -7,7 +7,6 @@ Implemented once here; the trainer, the CLI, the app, the benchmarks and the tes
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -107,12 +106,7 @@ def _eval_set(users: np.ndarray, sequences: dict[int, np.ndarray], maxlen: int) 
 
 
 def make_r1(data: Interactions, seed: int, maxlen: int = 20) -> R1Split:
-    """Apply R1 steps 1-6 to a log; same input and seed, same split (cached per log object)."""
-    return _make_r1_cached(data, seed, maxlen)
-
-
-@lru_cache(maxsize=16)
-def _make_r1_cached(data: Interactions, seed: int, maxlen: int) -> R1Split:
+    """Apply R1 steps 1-6 to a log; same input and seed, same split (callers cache: recsys.run.get_split)."""
     if maxlen < 1:
         raise DataError("maxlen must be at least 1.")
     log = filter_log(data.log)
