@@ -41,6 +41,9 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--syn-topics", type=int, default=None, help="synthetic: number of planted topics")
     p.add_argument("--syn-noise", type=float, default=None, help="synthetic: share of random steps (lower: better-separated topics)")
     p.add_argument("--syn-switch", type=float, default=None, help="synthetic: chance to switch interest at each step")
+    p.add_argument("--syn-order", type=float, default=None, help="synthetic: chance that a step inside a topic follows its chain (0: topics are bags of items)")
+    p.add_argument("--syn-min-len", type=int, default=None, help="synthetic: shortest sequence")
+    p.add_argument("--syn-max-len", type=int, default=None, help="synthetic: longest sequence")
     p.add_argument("--syn-seed", type=int, default=None, help="synthetic: generator seed")
     p.add_argument("--threads", type=int, default=None, help="torch/faiss threads (default: $EMBEDLAB_THREADS or 2)")
     p.set_defaults(models=tuple(MODELS))
@@ -54,7 +57,8 @@ def _synthetic(args):
     changes = {
         k: v
         for k, v in dict(
-            n_users=args.syn_users, n_items=args.syn_items, n_topics=args.syn_topics, noise=args.syn_noise, switch=args.syn_switch, seed=args.syn_seed
+            n_users=args.syn_users, n_items=args.syn_items, n_topics=args.syn_topics, noise=args.syn_noise, switch=args.syn_switch,
+            order=args.syn_order, min_len=args.syn_min_len, max_len=args.syn_max_len, seed=args.syn_seed,
         ).items()
         if v is not None
     }
@@ -130,6 +134,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     b.add_argument("--models", nargs="+", choices=tuple(MODELS), default=list(MODELS))
     b.add_argument("--bench-dir", default="bench", help="where the table goes (default bench/)")
+    b.add_argument("--jobs", type=int, default=1, help="training processes at a time, sharing --threads (s/epoch is then timed alone after)")
+    b.add_argument("--table", default=None, help="file name of the table without .md (default recsys_<dataset>)")
     b.add_argument("--reuse", action="store_true", help="reuse stored runs instead of retraining (timings then come from those runs)")
     _add_config_args(b)
     b.set_defaults(func=_bench)

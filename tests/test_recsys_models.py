@@ -142,3 +142,23 @@ def test_losses_are_finite_and_reach_every_trained_weight(loss):
         value.backward()
         assert model.item_emb.weight.grad is not None and model.item_emb.weight.grad.abs().sum() > 0
         assert model.item_emb.weight.grad[0].abs().sum() == 0  # padding is never learned
+
+
+def test_weight_decay_spares_the_scale_of_minds_routing_map():
+    from engine.recsys.run import param_groups
+
+    model = MIND(N_ITEMS, D, L, k=4)
+    decayed = {id(p) for g in param_groups(model, 0.1) if g["weight_decay"] > 0 for p in g["params"]}
+    assert id(model.S) not in decayed and id(model.item_emb.weight) in decayed
+    other = YouTubeDNN(N_ITEMS, D, L)
+    assert all(g["weight_decay"] == 0.1 for g in param_groups(other, 0.1))  # no exemptions elsewhere
+
+
+def test_behaviour_dropout_keeps_the_expected_value_and_is_off_in_eval():
+    from engine.recsys.base import dropout
+
+    torch.manual_seed(0)
+    x = torch.ones(200, 20, 16)
+    y = dropout(x, 0.5, training=True)
+    assert 0.45 < (y == 0).float().mean() < 0.55 and abs(y.mean().item() - 1.0) < 0.05
+    assert torch.equal(dropout(x, 0.5, training=False), x)

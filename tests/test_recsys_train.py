@@ -48,6 +48,22 @@ def test_run_directory_holds_config_weights_metrics_and_numeric_embeddings(runs)
         assert np.all(z["user_vectors"][missing] == 0)
 
 
+def test_a_run_of_older_model_code_is_neither_listed_nor_loaded(runs, tmp_path):
+    import shutil
+
+    from engine.errors import ConfigError
+    from engine.recsys.run import list_runs
+
+    old = tmp_path / "recsys" / "mind-old"
+    shutil.copytree(runs["mind"].path, old)
+    config = json.loads((old / "config.json").read_text())
+    del config["code_version"]  # as written before runs carried a version
+    (old / "config.json").write_text(json.dumps(config))
+    assert [r["path"] for r in list_runs(tmp_path)] == []
+    with pytest.raises(ConfigError, match="older version"):
+        load_run(old)
+
+
 @pytest.mark.parametrize("name", list(MODELS))
 def test_test_metrics_are_recomputable_from_the_saved_embeddings_alone(runs, name):
     run = runs[name]
@@ -91,16 +107,35 @@ def test_cli_explains_a_bad_setting_in_a_sentence(capsys):
     assert rc == 2 and "at least 1" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "Not met yet: with 3 iterations MIND's couplings stay close to their Gaussian start (agreements "
-    "u_j^T S e_i are well below 1 for embeddings of norm ~1.4), ARI ~0.11-0.16 against k-means ~0.5; "
-    "10 iterations give ~0.3. See bench/recsys_synthetic.md."))
-def test_mind_routing_recovers_well_separated_planted_interests(tmp_path):
-    separated = SyntheticConfig(n_users=400, n_items=160, n_topics=6, noise=0.0, min_len=16, max_len=30, seed=0)
-    run = train(RecsysConfig(model="mind", **{**FAST, "synthetic": separated, "epochs": 8}), out=tmp_path / "mind")
-    rec = interest_recovery(run.model, run.split)
-    assert rec["n_users"] >= 10
-    assert rec["model_ari"] >= 0.5, rec["model_ari"]
+# Topics as bags of items (order 0: no chain inside a topic), no noise: well-separated topics.
+SEPARATED = dict(n_users=1500, n_items=160, n_topics=6, noise=0.0, order=0.0, min_len=16, max_len=30)
+
+
+@pytest.fixture(scope="module")
+def recovery(tmp_path_factory):
+    """MIND's routing and k-means against the planted topics, on three draws of separated data."""
+    root, out = tmp_path_factory.mktemp("recovery"), []
+    for seed in (0, 1, 2):
+        syn = SyntheticConfig(**SEPARATED, seed=seed)
+        cfg = RecsysConfig(model="mind", **{**FAST, "synthetic": syn, "seed": seed, "epochs": 8, "weight_decay": 1e-3})
+        out.append(interest_recovery(train(cfg, runs_root=root).model, split_of(cfg)))
+    return out
+
+
+def test_mind_routing_sorts_behaviours_into_planted_interests_about_as_well_as_kmeans(recovery):
+    # Before the routing scale (S_GAIN, sigma = 0.1) this was ~0.1 against k-means' ~0.5.
+    model = np.mean([r["model_ari"] for r in recovery])
+    kmeans = np.mean([r["kmeans_ari"] for r in recovery])
+    assert all(r["n_users"] >= 50 for r in recovery)
+    assert model >= 0.4 and model >= 0.85 * kmeans, (model, kmeans)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Not met: mean ARI over three data seeds is ~0.45 (k-means on the same embeddings ~0.50). "
+    "With K'_u = 4 capsules a user with 2 planted topics has them split across capsules, as k-means "
+    "does. See bench/recsys_synthetic.md."))
+def test_mind_routing_recovers_well_separated_planted_interests(recovery):
+    assert np.mean([r["model_ari"] for r in recovery]) >= 0.5
 
 
 def test_sampled_softmax_with_log_q_correction_also_learns(runs, tmp_path):
@@ -114,9 +149,10 @@ def test_bench_writes_a_mean_and_std_table_with_the_command(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     argv = ["recsys", "bench", "--dataset", "synthetic", "--syn-users", "120", "--syn-items", "80", "--seeds", "0", "1",
             "--models", "mostpop", "mind", "--dim", "16", "--epochs", "1", "--bench-dir", str(tmp_path / "bench"),
-            "--runs-dir", str(tmp_path / "runs")]
+            "--runs-dir", str(tmp_path / "runs"), "--jobs", "2", "--table", "tiny"]
     monkeypatch.setattr(sys, "argv", ["python -m engine", *argv])
     assert main(argv) == 0
-    text = (tmp_path / "bench" / "recsys_synthetic.md").read_text()
+    text = (tmp_path / "bench" / "tiny.md").read_text()
     assert "python -m engine recsys bench --dataset synthetic" in text
+    assert "2 at a time" in text and "alone on the machine" in text and "SyntheticConfig(n_users=120" in text
     assert "| mind |" in text and "±" in text and "Interest recovery" in text and "peak RSS MB" in text

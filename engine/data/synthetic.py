@@ -40,6 +40,7 @@ class SyntheticConfig:
     max_len: int = 40
     switch: float = 0.3  # chance to jump to another planted interest at each step
     noise: float = 0.05  # chance that a step is a random item (lower: better-separated topics)
+    order: float = 1.0  # chance that a step inside a topic follows its chain (else: any item of the topic)
     seed: int = 0
 
     def validate(self) -> None:
@@ -51,8 +52,8 @@ class SyntheticConfig:
             raise ConfigError("max_interests must be between 1 and n_topics.")
         if not 2 <= self.min_len <= self.max_len:
             raise ConfigError("Sequence lengths need 2 <= min_len <= max_len.")
-        if not (0 <= self.switch <= 1 and 0 <= self.noise <= 1):
-            raise ConfigError("switch and noise are probabilities in [0, 1].")
+        if not (0 <= self.switch <= 1 and 0 <= self.noise <= 1 and 0 <= self.order <= 1):
+            raise ConfigError("switch, noise and order are probabilities in [0, 1].")
         if self.n_users < 20:
             raise ConfigError("Use at least 20 users so that validation and test sets are not empty.")
 
@@ -84,7 +85,10 @@ def generate(cfg: SyntheticConfig = SyntheticConfig()) -> Interactions:
                 item = int(rng.integers(1, cfg.n_items + 1))
             else:
                 chain = chains[current]
-                pos[current] = (pos[current] + int(rng.integers(1, 3))) % len(chain)
+                if cfg.order < 1 and rng.random() >= cfg.order:
+                    pos[current] = int(rng.integers(0, len(chain)))  # off the chain: any item of the topic
+                else:
+                    pos[current] = (pos[current] + int(rng.integers(1, 3))) % len(chain)
                 item = int(chain[pos[current]])
             rows.append((user, item, t0 + step))
     log = pd.DataFrame(rows, columns=["user", "item", "timestamp"]).astype("int64")

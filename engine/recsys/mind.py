@@ -25,6 +25,16 @@ interests, larger p sharpens, p = inf picks the best interest (hard attention). 
 Pr(i|u) = exp(v_u^T e_i) / sum_j exp(v_u^T e_j) (eq. 9) and the loss is -sum log Pr(i|u) (eq. 10).
 At serving the K' interests each retrieve items (section 4.5).
 
+Scale of the routing (a choice of ours, measured on synthetic data with planted topics). The
+paper leaves sigma and the scale of S open. Routing only sorts behaviours when the agreements
+u_j^T S e_i (|u_j| < 1) outweigh the Gaussian start within r = 3 iterations. That needs |S e_i| of
+several units, and softmax training never asks for it: the logit updates carry no gradient, and
+squash saturates. With S ~ N(0, 1/d) (|S e_i| ~ |e_i| ~ 1) and sigma = 1, the couplings barely
+leave their random start: ARI 0.11 against the planted topics, k-means on the same embeddings 0.51.
+So S starts as a map that lengthens e_i about S_GAIN = 6 times, S is exempt from weight decay (it
+would shrink that scale away), and sigma = 0.1. At r = 3 routing then reaches k-means' agreement
+(bench/recsys_synthetic.md); ML-100K validation Recall@50 is unchanged.
+
 After routing, section 4.3 concatenates each capsule with the user profile and transforms it by
 ReLU layers into the user representation vectors v_u^j; there are no profile features here, so
 the layers read the capsule alone: v_j = u_j + W_b ReLU(W_a u_j) (a residual form that starts as the
@@ -45,6 +55,7 @@ from engine.errors import ConfigError
 from engine.recsys.base import RecModel, UserEncoding, einsum_step, squash, valid_positions
 
 MAX_K = 8  # S is shared, so any K up to this works at inference
+S_GAIN = 6.0  # S starts as a map that lengthens e_i about this many times (see the module docstring)
 
 
 def dynamic_interest_count(n_behaviours, K: int):
@@ -86,7 +97,7 @@ class MIND(RecModel):
         k: int = 4,
         iterations: int = 3,
         p: float = 2.0,
-        sigma: float = 1.0,
+        sigma: float = 0.1,
         dynamic_k: bool = True,
         **kw,
     ) -> None:
@@ -94,11 +105,14 @@ class MIND(RecModel):
         if not 1 <= k <= MAX_K:
             raise ConfigError(f"MIND's interest count K must be between 1 and {MAX_K}; got {k}.")
         self.k, self.iterations, self.p, self.sigma, self.dynamic_k = int(k), int(iterations), float(p), float(sigma), bool(dynamic_k)
-        self.S = nn.Parameter(torch.randn(dim, dim) * dim**-0.5)  # the shared bilinear map S [d, e]
+        self.S = nn.Parameter(torch.randn(dim, dim) * S_GAIN * dim**-0.5)  # the shared bilinear map S [d, e]
         self.H = nn.Sequential(nn.Linear(dim, 2 * dim), nn.ReLU(), nn.Linear(2 * dim, dim))  # section 4.3 ReLU layers
         nn.init.zeros_(self.H[2].weight)
         nn.init.zeros_(self.H[2].bias)
         self.register_buffer("b_init", torch.randn(maxlen, MAX_K) * self.sigma)  # fixed N(0, sigma^2) draw for inference
+
+    def no_weight_decay(self) -> set[str]:
+        return {"S"}  # weight decay would undo S_GAIN, the routing's scale
 
     def encode(self, hist, lens, *, target=None, trace=False, iterations=None, k=None) -> UserEncoding:
         K = int(k or self.k)

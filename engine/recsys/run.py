@@ -42,6 +42,9 @@ from engine.recsys.youtubednn import YouTubeDNN
 from engine.threads import set_threads
 
 KIND = "recsys"
+# Bump when a model's code changes what a stored run means: runs of another version are not listed
+# or reused (version 2: MIND's routing scale, S_GAIN and sigma = 0.1).
+CODE_VERSION = 2
 MODELS: dict[str, type[RecModel]] = {
     "mostpop": MostPop,
     "youtubednn": YouTubeDNN,
@@ -55,16 +58,17 @@ MODELS: dict[str, type[RecModel]] = {
 # VALIDATION users (never test): batch 512 with lr 2e-3; dropout 0.5 on behaviour embeddings and a
 # little weight decay close most of the gap between multi-interest and single-vector models. The
 # multi-interest models' validation Recall@50 (94 users) dips for a few epochs before it rises
-# again, so they get a longer patience. Epoch caps keep `recsys bench` (6 models x 3 seeds) under
-# 15 minutes on 2 cores.
+# again, so they get a longer patience; epoch caps sit where the mean validation curve over seeds
+# 0-2 flattens (MIND ~14, ComiRec-DR ~13, ComiRec-SA ~24 epochs; 30-36-epoch curves, 2026-11-27).
+# `recsys bench --jobs 2` (6 models x 3 seeds) stays under 15 minutes on 2 cores with these caps.
 _COMMON = dict(epochs=30, lr=2e-3, batch_size=512, patience=3, dropout=0.5, weight_decay=1e-5, p=2.0)
 MODEL_DEFAULTS: dict[str, dict] = {
     "mostpop": dict(epochs=0),
     "youtubednn": dict(dropout=0.2, weight_decay=0.0),  # seed 0 val R@50 0.420
     "gru4rec": {},  # seed 0 val R@50 0.414
-    "mind": dict(epochs=16, patience=6),  # seed 0 val R@50 0.388
-    "comirec-dr": dict(lr=3e-3, weight_decay=0.0, epochs=15, patience=6),  # seed 0 val R@50 0.374 (15 epochs)
-    "comirec-sa": dict(epochs=14, patience=6),  # seed 0 val R@50 0.373 (14 epochs)
+    "mind": dict(epochs=20, patience=6),  # val R@50 ~0.355 (mean of seeds 0-2, epochs 14-20)
+    "comirec-dr": dict(lr=3e-3, weight_decay=0.0, epochs=18, patience=6),  # val R@50 ~0.34
+    "comirec-sa": dict(epochs=26, patience=8),  # val R@50 ~0.357
 }
 
 
@@ -91,6 +95,7 @@ class RecsysConfig:
     dropout: float | None = None  # on behaviour embeddings
     weight_decay: float | None = None
     p: float | None = None  # MIND label-aware attention power
+    code_version: int = CODE_VERSION  # the model code the run was trained with (part of the run's hash)
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -120,7 +125,7 @@ class RecsysConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "RecsysConfig":
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return cls(**{"code_version": 1, **{k: v for k, v in d.items() if k in names}})  # runs before versions: 1
 
     def replace(self, **changes) -> "RecsysConfig":
         return dataclasses.replace(self, **changes)
@@ -192,6 +197,17 @@ def evaluate_model(model: RecModel, evalset: EvalSet, split: R1Split) -> dict[st
 
 
 # -- training ---------------------------------------------------------------------------------
+def param_groups(model: RecModel, weight_decay: float) -> list[dict]:
+    """Trainable parameters with `weight_decay`, except those the model exempts (no_weight_decay)."""
+    exempt = model.no_weight_decay()
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for n, p in named if n not in exempt], "weight_decay": weight_decay},
+        {"params": [p for n, p in named if n in exempt], "weight_decay": 0.0},
+    ]
+    return [g for g in groups if g["params"]]
+
+
 def fit(
     model: RecModel,
     split: R1Split,
@@ -209,7 +225,7 @@ def fit(
     target = torch.from_numpy(split.train_target)  # [N]
     n = len(target)
     rng = np.random.default_rng(config.seed)  # batch order
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay)
+    opt = torch.optim.Adam(param_groups(model, config.weight_decay), lr=config.lr)
     best, best_state, bad = -1.0, None, 0
     for epoch in range(1, config.epochs + 1):
         model.train()
@@ -317,6 +333,8 @@ def load_run(path: str | Path, data_dir=None) -> TrainedRun:
     if not store.is_complete(path):
         raise ConfigError(f"{path} is not a complete recsys run (config.json, model.pt and metrics.json); train it first.")
     config = RecsysConfig.from_dict(store.load_json(path / "config.json"))
+    if config.code_version != CODE_VERSION:
+        raise ConfigError(f"{path} was trained by an older version of the model code ({config.code_version}, now {CODE_VERSION}); train it again.")
     split = split_of(config, data_dir)
     model = build_model(config, split)
     model.load_state_dict(store.load_state(path / "model.pt"))
@@ -331,7 +349,9 @@ def list_runs(runs_root=None) -> list[dict]:
     out = []
     for p in store.list_runs(KIND, runs_root):
         try:
-            out.append({"path": p, "config": RecsysConfig.from_dict(store.load_json(p / "config.json")), "metrics": store.load_json(p / "metrics.json")})
+            config = RecsysConfig.from_dict(store.load_json(p / "config.json"))
+            if config.code_version == CODE_VERSION:
+                out.append({"path": p, "config": config, "metrics": store.load_json(p / "metrics.json")})
         except (ConfigError, TypeError, json.JSONDecodeError):
             continue
     return out
