@@ -86,7 +86,7 @@ else:
         )
         st.plotly_chart(fig, width="stretch", key="couplings")
         st.caption(f"Each row is a behaviour (oldest first) and sums to one over the user's interests (eq. 4). "
-                   f"{'MIND starts from Gaussian logits, so iteration 1 is already uneven' if cfg.model == 'mind' else 'ComiRec-DR starts from b_ij = 0, so iteration 1 is uniform'}; "
+                   f"{'MIND starts from small Gaussian logits (sigma = 0.1), so iteration 1 is only slightly uneven' if cfg.model == 'mind' else 'ComiRec-DR starts from b_ij = 0, so iteration 1 is uniform'}; "
                    "agreement then pulls each behaviour toward one interest.")
 
     coupling_view(rv, cols)
