@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from engine.data.datasets import available
+from engine.data.uploads import list_uploads
 from engine.threads import set_threads
 from pages.common import DATASET_KEY, SEED_KEY
 
@@ -44,14 +45,14 @@ page = st.navigation({s: ps for s, ps in nav.items() if ps})
 
 with st.sidebar:
     st.markdown("### Recommendation data")
-    options = ["synthetic"] + [n for n, ok in available().items() if ok and n != "synthetic"]
-    extra = st.session_state.get("custom_datasets", [])
+    options = ["synthetic"] + [n for n, ok in available().items() if ok and n != "synthetic"] + list_uploads()
     st.selectbox(
         "Dataset",
-        options + extra,
+        options,
         key=DATASET_KEY,
-        format_func=lambda n: {"synthetic": "Synthetic (planted interests)", "ml-100k": "MovieLens-100K"}.get(n, n),
-        help="Synthetic data is generated offline and carries its ground truth. MovieLens-100K appears once it is on disk (see Home).",
+        format_func=lambda n: {"synthetic": "Synthetic (planted interests)", "ml-100k": "MovieLens-100K"}.get(n, f"Your log: {Path(n).name}"),
+        help="Synthetic data is generated offline and carries its ground truth. MovieLens-100K appears once it is on disk, "
+             "your own logs once uploaded (see Home).",
         bind="query-params",
     )
     st.number_input("Split seed", min_value=0, max_value=99, value=0, step=1, key=SEED_KEY,

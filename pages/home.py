@@ -5,10 +5,12 @@ import pandas as pd
 import streamlit as st
 
 from engine.data import movielens
-from engine.data.datasets import available
+from engine.data.datasets import available, load_dataset
+from engine.data.uploads import save_upload
 from engine.errors import DataError
 from engine.paths import data_dir
 from engine.store import list_runs, load_json
+from pages.common import DATASET_KEY
 
 st.title("🧭 Embedding Lab")
 st.markdown(
@@ -52,6 +54,26 @@ if not have["ml-100k"]:
                 st.rerun()
             except DataError as e:
                 st.error(str(e))
+
+def use_dataset(name: str) -> None:
+    st.session_state[DATASET_KEY] = name  # in a callback: before the sidebar's Dataset box is drawn again
+
+
+st.subheader("Your own interaction log")
+st.markdown("A CSV or TSV with a header row and **user**, **item** and **timestamp** columns (**title** and "
+            "**category** are optional). It is checked whole, R1 split included, kept under the runs directory, and "
+            "listed in the sidebar's *Dataset* box; every recall page then works on it.")
+upload = st.file_uploader("Interaction log (.csv, .tsv or .txt, up to 20 MB)", key="log_upload")
+if upload is not None:
+    try:
+        path = save_upload(upload.name, upload.getvalue())
+        log = load_dataset(str(path))
+    except DataError as e:
+        st.error(str(e), icon="⚠️")
+    else:
+        st.success(f"**{upload.name}**: {len(log.log):,} interactions, {log.log['user'].nunique():,} users, "
+                   f"{log.log['item'].nunique():,} items. Kept as `{path.name}`.")
+        st.button("Use it now", key="use_upload", type="primary", on_click=use_dataset, args=(str(path),))
 
 st.subheader("Trained models")
 runs = []

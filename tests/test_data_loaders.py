@@ -111,3 +111,34 @@ def test_corrupt_movielens_file_is_detected_by_its_checksum(tmp_path):
     (d / "u.item").write_text("1|x|||" + "|0" * 19 + "\n")
     with pytest.raises(DataError, match="md5"):
         movielens.load(tmp_path, fetch=False)
+
+
+def _log_bytes(users: int = 40, per_user: int = 12, items: int = 30, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    rows = ["user,item,timestamp"] + [f"{u},{int(rng.integers(1, items + 1))},{1000 * u + t}" for u in range(1, users + 1) for t in range(per_user)]
+    return ("\n".join(rows) + "\n").encode()
+
+
+def test_an_uploaded_log_is_checked_kept_once_and_listed(tmp_path):
+    from engine.data.uploads import list_uploads, save_upload
+
+    path = save_upload("my clicks.csv", _log_bytes(), runs_root=tmp_path)
+    assert path.parent == tmp_path / "uploads" and path.name.startswith("my-clicks-") and path.suffix == ".csv"
+    assert save_upload("my clicks.csv", _log_bytes(), runs_root=tmp_path) == path  # same content, same dataset
+    assert list_uploads(tmp_path) == [str(path)]
+    assert len(make_r1(csvlog.load_csv(path), seed=0).test) > 0
+
+
+@pytest.mark.parametrize("name, data, needle", [
+    ("scan.png", b"\x89PNG\r\n\x1a\n", "not a CSV or TSV log"),
+    ("tiny.csv", _log_bytes(users=6), "R1 needs at least 10 users"),
+    ("nocols.csv", b"a,b\n1,2\n", "nocols.csv lacks the column(s) user, item, timestamp"),
+    ("badtime.tsv", b"user\titem\ttimestamp\n1\t2\tyesterday\n", "badtime.tsv: timestamp 'yesterday'"),
+])
+def test_a_bad_upload_is_refused_with_its_reason_and_nothing_is_kept(tmp_path, name, data, needle):
+    from engine.data.uploads import list_uploads, save_upload
+
+    with pytest.raises(DataError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+        save_upload(name, data, runs_root=tmp_path)
+    assert list_uploads(tmp_path) == []
+    assert not any((tmp_path / "uploads").glob("*")) if (tmp_path / "uploads").exists() else True

@@ -260,3 +260,45 @@ def test_nearest_page_indexes_report_latency_and_recall_against_exact(tiny_runs)
     at.radio(key="index_kind").set_value("hnsw").run()
     ok(at)
     assert metric(at, "latency").endswith("µs")
+
+
+# -- your own data and MovieLens -------------------------------------------------------------------
+def test_an_uploaded_log_becomes_a_dataset_and_the_map_says_it_has_no_titles(tiny_runs):
+    from test_data_loaders import _log_bytes
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    at.file_uploader(key="log_upload").upload("clicks.png", b"\x89PNG\r\n\x1a\n", "image/png").run()
+    assert not at.exception and "not a CSV or TSV log" in at.error[0].value
+    at.file_uploader(key="log_upload").upload("clicks.csv", _log_bytes(), "text/csv").run()
+    assert not at.exception and not at.error
+    assert "40 users" in at.success[0].value
+    at.button(key="use_upload").click().run()
+    assert not at.exception
+    dataset = at.session_state["dataset"]  # the sidebar's Dataset box (AppTest keeps app.py's sidebar from the first run only)
+    assert dataset.endswith(".csv") and "clicks-" in dataset
+
+    at.session_state["map_method"] = "pca"  # t-SNE is the default; PCA keeps the test short
+    at.switch_page("pages/map.py").run()
+    ok(at)
+    assert any("no item titles" in i.value for i in at.info)
+    assert chart(at, "MIND item embeddings (PCA)")
+
+
+def test_map_page_colours_movielens_items_by_their_first_genre(tiny_runs):
+    from conftest import shared_data_or_skip
+    from engine.recsys.run import RecsysConfig, train
+
+    shared_data_or_skip("ml-100k", "u.data")
+    run = train(RecsysConfig(model="mind", dataset="ml-100k", seed=0, dim=16, epochs=1), runs_root=os.environ["EMBEDLAB_RUNS_DIR"])
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    assert "MovieLens-100K" in at.selectbox(key="dataset").options  # formatted labels
+    at.session_state["dataset"] = "ml-100k"
+    at.session_state["map_method"] = "pca"
+    at.switch_page("pages/map.py").run()
+    ok(at)
+    select_run(at, run)
+    assert at.radio(key="map_colour").options == ["genre", "popularity"]
+    spec = chart(at, "MIND item embeddings (PCA)")
+    by_genre = {t["name"]: len(arr(t["x"])) for t in spec["data"] if t["name"] in run.split.category_names}
+    assert {"Drama", "Comedy", "Action"} <= set(by_genre)
+    assert sum(by_genre.values()) == run.split.n_items  # every movie once, under its first listed genre
