@@ -21,7 +21,7 @@ SAMPLE = ROOT / "assets" / "xray-samples" / "NORMAL2-IM-1427-0001.jpeg"
 
 @pytest.fixture
 def page_env(monkeypatch, xray_run):
-    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(shared_data_or_skip("medmnist").parent))
+    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(shared_data_or_skip("medmnist", "pneumoniamnist.npz").parent.parent))
     monkeypatch.setenv("EMBEDLAB_RUNS_DIR", str(xray_run.parents[1]))
     return xray_run
 
@@ -103,7 +103,7 @@ def test_every_bad_upload_gets_a_message_and_the_next_upload_works(page_env):
 
 
 def test_first_visit_without_runs_offers_a_quick_linear_probe(monkeypatch, tmp_path):
-    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(shared_data_or_skip("medmnist").parent))
+    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(shared_data_or_skip("medmnist", "pneumoniamnist.npz").parent.parent))
     monkeypatch.setenv("EMBEDLAB_RUNS_DIR", str(tmp_path / "empty-runs"))
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     assert not at.exception
@@ -113,7 +113,7 @@ def test_first_visit_without_runs_offers_a_quick_linear_probe(monkeypatch, tmp_p
 
 def test_training_from_the_page_shows_progress_and_stores_a_run(monkeypatch, tmp_path):
     """One epoch of the small CNN on the full training set, started by the page's Train button."""
-    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(shared_data_or_skip("medmnist").parent))
+    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(shared_data_or_skip("medmnist", "pneumoniamnist.npz").parent.parent))
     monkeypatch.setenv("EMBEDLAB_RUNS_DIR", str(tmp_path / "runs"))
     at = AppTest.from_file(PAGE, default_timeout=180).run()
     at.selectbox(key="xray_strategy").set_value("scratch")

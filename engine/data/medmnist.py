@@ -62,6 +62,7 @@ def download(size: int = 28, root: str | os.PathLike | None = None, progress: Pr
     name = file_name(size)
     target = data_dir(root) / "medmnist" / name
     url = RECORD.format(name=name)
+    created = not target.parent.exists()
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".part")
     by_hand = (
@@ -80,6 +81,8 @@ def download(size: int = 28, root: str | os.PathLike | None = None, progress: Pr
                     progress(done / total, f"downloading {name}: {done / 2**20:.1f} / {total / 2**20:.1f} MB")
     except Exception as e:  # network errors come in many types; all mean the same to the user
         partial.unlink(missing_ok=True)
+        if created:  # a failed download leaves the data directory as it found it
+            target.parent.rmdir()
         raise DataError(f"Could not download PneumoniaMNIST from Zenodo ({e}). {by_hand}") from e
     got = md5sum(partial)
     if got != MD5[size]:
