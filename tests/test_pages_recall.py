@@ -302,3 +302,20 @@ def test_map_page_colours_movielens_items_by_their_first_genre(tiny_runs):
     by_genre = {t["name"]: len(arr(t["x"])) for t in spec["data"] if t["name"] in run.split.category_names}
     assert {"Drama", "Comedy", "Action"} <= set(by_genre)
     assert sum(by_genre.values()) == run.split.n_items  # every movie once, under its first listed genre
+
+
+def test_home_lists_current_runs_but_not_those_of_older_model_code(tiny_runs):
+    import shutil
+
+    old = Path(os.environ["EMBEDLAB_RUNS_DIR"]) / "recsys" / "mind-from-older-code"
+    shutil.copytree(tiny_runs["mind"].path, old)
+    config = json.loads((old / "config.json").read_text())
+    del config["code_version"]
+    (old / "config.json").write_text(json.dumps(config))
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+        ok(at)
+        listed = next(d.value for d in at.dataframe if "Recall@50 / AUC" in d.value.columns)["run"].tolist()
+        assert tiny_runs["mind"].path.name in listed and old.name not in listed
+    finally:
+        shutil.rmtree(old)

@@ -133,7 +133,7 @@ def test_mind_routing_sorts_behaviours_into_planted_interests_about_as_well_as_k
 @pytest.mark.xfail(strict=True, reason=(
     "Not met: mean ARI over three data seeds is ~0.45 (k-means on the same embeddings ~0.50). "
     "With K'_u = 4 capsules a user with 2 planted topics has them split across capsules, as k-means "
-    "does. See bench/recsys_synthetic.md."))
+    "does. See bench/recsys_synthetic_separated.md."))
 def test_mind_routing_recovers_well_separated_planted_interests(recovery):
     assert np.mean([r["model_ari"] for r in recovery]) >= 0.5
 

@@ -38,13 +38,11 @@ from engine.recsys.evaluate import evaluate
 from engine.recsys.gru4rec import GRU4Rec
 from engine.recsys.mind import MIND
 from engine.recsys.mostpop import MostPop
+from engine.recsys.version import CODE_VERSION
 from engine.recsys.youtubednn import YouTubeDNN
 from engine.threads import set_threads
 
 KIND = "recsys"
-# Bump when a model's code changes what a stored run means: runs of another version are not listed
-# or reused (version 2: MIND's routing scale, S_GAIN and sigma = 0.1).
-CODE_VERSION = 2
 MODELS: dict[str, type[RecModel]] = {
     "mostpop": MostPop,
     "youtubednn": YouTubeDNN,

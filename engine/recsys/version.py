@@ -1,0 +1,6 @@
+"""The recall models' code version, kept apart so that light pages can read it without importing torch.
+
+Bump it when a model's code changes what a stored run means: runs of another version are not listed
+or reused. 2: MIND's routing scale (S_GAIN, sigma = 0.1).
+"""
+CODE_VERSION = 2
