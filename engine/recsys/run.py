@@ -38,7 +38,7 @@ from engine.recsys.evaluate import evaluate
 from engine.recsys.gru4rec import GRU4Rec
 from engine.recsys.mind import MIND
 from engine.recsys.mostpop import MostPop
-from engine.recsys.version import CODE_VERSION
+from engine.recsys.version import CODE_VERSION, code_version
 from engine.recsys.youtubednn import YouTubeDNN
 from engine.threads import set_threads
 
@@ -123,7 +123,7 @@ class RecsysConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "RecsysConfig":
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{"code_version": 1, **{k: v for k, v in d.items() if k in names}})  # runs before versions: 1
+        return cls(**{**{k: v for k, v in d.items() if k in names}, "code_version": code_version(d)})
 
     def replace(self, **changes) -> "RecsysConfig":
         return dataclasses.replace(self, **changes)

@@ -4,3 +4,8 @@ Bump it when a model's code changes what a stored run means: runs of another ver
 or reused. 2: MIND's routing scale (S_GAIN, sigma = 0.1).
 """
 CODE_VERSION = 2
+
+
+def code_version(config: dict) -> int:
+    """The code version a stored config.json was written by (1: before runs carried one)."""
+    return int(config.get("code_version", 1))
