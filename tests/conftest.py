@@ -25,6 +25,17 @@ def shared_data_or_skip(*parts: str) -> Path:
     return path
 
 
+def copy_as_older_code(run: Path, dest: Path) -> Path:
+    """A copy of a stored recall run whose config.json reads as written before runs carried a code version."""
+    import json
+
+    shutil.copytree(run, dest)
+    config = json.loads((dest / "config.json").read_text())
+    del config["code_version"]
+    (dest / "config.json").write_text(json.dumps(config))
+    return dest
+
+
 @pytest.fixture(scope="session")
 def runs_root(tmp_path_factory) -> Path:
     """One runs directory for the whole session, so tests reuse each other's small trained runs."""

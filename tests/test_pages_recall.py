@@ -307,11 +307,9 @@ def test_map_page_colours_movielens_items_by_their_first_genre(tiny_runs):
 def test_home_lists_current_runs_but_not_those_of_older_model_code(tiny_runs):
     import shutil
 
-    old = Path(os.environ["EMBEDLAB_RUNS_DIR"]) / "recsys" / "mind-from-older-code"
-    shutil.copytree(tiny_runs["mind"].path, old)
-    config = json.loads((old / "config.json").read_text())
-    del config["code_version"]
-    (old / "config.json").write_text(json.dumps(config))
+    from conftest import copy_as_older_code
+
+    old = copy_as_older_code(tiny_runs["mind"].path, Path(os.environ["EMBEDLAB_RUNS_DIR"]) / "recsys" / "mind-from-older-code")
     try:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
         ok(at)

@@ -49,16 +49,11 @@ def test_run_directory_holds_config_weights_metrics_and_numeric_embeddings(runs)
 
 
 def test_a_run_of_older_model_code_is_neither_listed_nor_loaded(runs, tmp_path):
-    import shutil
-
+    from conftest import copy_as_older_code
     from engine.errors import ConfigError
     from engine.recsys.run import list_runs
 
-    old = tmp_path / "recsys" / "mind-old"
-    shutil.copytree(runs["mind"].path, old)
-    config = json.loads((old / "config.json").read_text())
-    del config["code_version"]  # as written before runs carried a version
-    (old / "config.json").write_text(json.dumps(config))
+    old = copy_as_older_code(runs["mind"].path, tmp_path / "recsys" / "mind-old")
     assert [r["path"] for r in list_runs(tmp_path)] == []
     with pytest.raises(ConfigError, match="older version"):
         load_run(old)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.cli_recsys import _synthetic
+
 _ROOT = Path(__file__).resolve().parents[2]  # the repository: the subprocesses import engine from here
 METRICS = ("recall@20", "ndcg@20", "hitrate@20", "recall@50", "ndcg@50", "hitrate@50", "diversity@50")
 _PASS_THROUGH = (
@@ -55,12 +57,6 @@ def _machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores visible, Python {platform.python_version()}, torch {torch.__version__}, {platform.system()} {platform.release()}"
 
 
-def _synthetic_config(args):
-    from engine.cli_recsys import _synthetic
-
-    return _synthetic(args)
-
-
 def _fmt(values: list[float]) -> str:
     a = np.asarray(values, dtype=float)
     return f"{a.mean():.4f} ± {a.std(ddof=1) if len(a) > 1 else 0.0:.4f}"
@@ -81,13 +77,17 @@ def _threads(args) -> int:
     return int(args.threads or os.environ.get("EMBEDLAB_THREADS", 2))
 
 
+def _threads_per_job(args) -> int:
+    return max(1, _threads(args) // args.jobs)
+
+
 def _train_all(args, jobs: list[tuple[str, int]]) -> list[dict]:
     """Train every (model, seed), `args.jobs` processes at a time, sharing the threads between them."""
     from concurrent.futures import ThreadPoolExecutor
 
     from engine.progress import terminal
 
-    per_job = max(1, _threads(args) // args.jobs)
+    per_job = _threads_per_job(args)
     done: list[int] = []
 
     def one(job: tuple[str, int]) -> dict:
@@ -141,12 +141,12 @@ def run_bench(args) -> Path:
         "",
         f"Command: `{shlex.join(argv)}`",
         "",
-        f"Machine: {_machine()}; threads {args.threads or os.environ.get('EMBEDLAB_THREADS', 2)}.",
+        f"Machine: {_machine()}; threads {_threads(args)}.",
         f"Date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; whole benchmark {wall / 60:.1f} min "
         f"({len(jobs)} runs, each in its own process{'' if args.reuse else ', retrained'}, {args.jobs} at a time with "
-        f"{max(1, _threads(args) // args.jobs)} thread(s) each).",
+        f"{_threads_per_job(args)} thread(s) each).",
         "",
-        *([f"Data: {_synthetic_config(args)!r}.", ""] if args.dataset == "synthetic" else []),
+        *([f"Data: {_synthetic(args)!r}.", ""] if args.dataset == "synthetic" else []),
         f"Seeds {' '.join(map(str, args.seeds))}: mean ± sample std over seeds. Test users of each seed's split; "
         "model selection (early stopping on Recall@50) on validation users only. Metrics are fractions.",
         "",
