@@ -17,7 +17,7 @@ METRICS = [("test/recall@20", "Recall@20"), ("test/ndcg@20", "NDCG@20"), ("test/
 
 st.title("🏋️ Train and compare")
 st.markdown("Every model here turns a history into one or $K$ user vectors and is trained as extreme classification "
-            "over all items (YouTubeDNN eq. 1, MIND eq. 9–10, ComiRec eq. 9–10); protocol R1 then asks each test user's "
+            "over all items (YouTubeDNN section 3.1, MIND eq. 10–11, ComiRec eq. 9–10); protocol R1 then asks each test user's "
             "vectors to recall their held-out future from all items.")
 st.latex(r"\mathcal{L} = -\sum_{(u,i)} \log \frac{\exp(v_u^\top e_i)}{\sum_{j \in \mathcal{I}} \exp(v_u^\top e_j)}")
 ch = choice()

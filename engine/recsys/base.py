@@ -5,7 +5,7 @@ lengths `lens` [B] into K user vectors (`encode`), scores items by inner product
 table `item_emb` (input and output embeddings are shared), and trains with `loss`:
 
 - "softmax": listwise softmax over every item, nn.CrossEntropyLoss on the target's index
-  (YouTubeDNN eq. 1; MIND eq. 9-10; ComiRec eq. 9-10). Padding is never a class. With
+  (YouTubeDNN section 3.1; MIND eq. 10-11; ComiRec eq. 9-10). Padding is never a class. With
   `mask_history` the items already in the history are left out of the softmax as well: under R1
   they are excluded at retrieval time, so the loss spends nothing on ranking them.
 - "sampled": sampled softmax for large catalogues: the other targets in the batch plus

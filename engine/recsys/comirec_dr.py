@@ -5,8 +5,8 @@ Capsule-network routing (Sabour et al. 2017) from the behaviour capsules e_i to 
 capsules v_j, with a SEPARATE map W_ij for every (behaviour position i, interest j) pair:
 
     e^_{j|i} = W_ij e_i                                    (eq. 1)
-    c_ij = exp(b_ij) / sum_k exp(b_ik)                     (eq. 2; softmax over interests j)
-    s_j  = sum_i c_ij e^_{j|i}                             (eq. 3)
+    c_ij = exp(b_ij) / sum_k exp(b_ik)                     (eq. 3; softmax over interests j)
+    s_j  = sum_i c_ij e^_{j|i}                             (eq. 2)
     v_j  = squash(s_j) = |s_j|^2/(1+|s_j|^2) s_j/|s_j|     (eq. 4)
     b_ij <- b_ij + v_j^T e^_{j|i}                          (agreement; b_ij start at 0)
 
@@ -68,16 +68,16 @@ class ComiRecDR(RecModel):
             tr["steps"].append(einsum_step("map each behaviour for each interest", "eq. 1: e^_{j|i} = W_ij e_i", "bld,lkde->blke", e=e, W=W))
         for it in range(r):
             last = it == r - 1
-            c = torch.softmax(b, dim=2) * valid[:, :, None]  # c_ij, eq. 2, softmax over interests; [B, L, K]
-            s = torch.einsum("blk,blke->bke", c, u_hat if last else u_hat_fixed)  # s_j, eq. 3, [B, K, e]
+            c = torch.softmax(b, dim=2) * valid[:, :, None]  # c_ij, eq. 3, softmax over interests; [B, L, K]
+            s = torch.einsum("blk,blke->bke", c, u_hat if last else u_hat_fixed)  # s_j, eq. 2, [B, K, e]
             v = squash(s)  # v_j, eq. 4, [B, K, e]
             if trace:
                 tr["logits"].append(b.detach().clone())
                 tr["couplings"].append(c.detach())
                 tr["capsule_lengths"].append(v.detach().norm(dim=-1))
                 if it == 0:
-                    tr["steps"].append(einsum_step("couple behaviours to interests", "eq. 2: c_ij = softmax_j(b_ij)", "blk->blk", b=b))
-                    tr["steps"].append(einsum_step("weighted sum into interests", "eq. 3: s_j = sum_i c_ij e^_{j|i}", "blk,blke->bke", c=c, u_hat=u_hat))
+                    tr["steps"].append(einsum_step("couple behaviours to interests", "eq. 3: c_ij = softmax_j(b_ij)", "blk->blk", b=b))
+                    tr["steps"].append(einsum_step("weighted sum into interests", "eq. 2: s_j = sum_i c_ij e^_{j|i}", "blk,blke->bke", c=c, u_hat=u_hat))
                     tr["steps"].append(einsum_step("squash", "eq. 4: v_j = squash(s_j)", "bke->bke", s=s))
                     if r > 1:
                         tr["steps"].append(einsum_step("agreement updates the logits", "b_ij += v_j^T e^_{j|i}", "blke,bke->blk", u_hat=u_hat, v=v))

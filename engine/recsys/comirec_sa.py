@@ -1,5 +1,5 @@
 """ComiRec-SA: Cen, Zhang, Zou, Zhou, Yang and Tang, "Controllable Multi-Interest Framework for
-Recommendation", KDD 2020 (arXiv:2005.09347), section 3.3, self-attentive multi-interest.
+Recommendation", KDD 2020 (arXiv:2005.09347), section 3.2, self-attentive multi-interest.
 
 H [d, n] holds the history's embeddings plus trainable position embeddings. K attention heads
 (Lin et al. 2017 structured self-attention):

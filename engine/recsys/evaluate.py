@@ -3,7 +3,7 @@
 Retrieval (step 7): exact maximum inner product over all items through faiss, never returning
 padding or anything in the user's `seq[:k]`. A multi-interest user lets each interest retrieve its
 top N; the lists are merged by each item's best score (ComiRec's aggregation with lambda = 0).
-With lambda > 0, ComiRec's greedy aggregation (Cen et al., KDD 2020, eq. 9-10) instead picks
+With lambda > 0, ComiRec's greedy aggregation (Cen et al., KDD 2020, section 3.3) instead picks
 one item at a time, maximising
 
     Q(u, S) = sum_{i in S} f(u, i) + lambda * sum_{i, j in S} g(i, j),

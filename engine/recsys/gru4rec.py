@@ -1,19 +1,19 @@
 """GRU4Rec: Hidasi, Karatzoglou, Baltrunas and Tikk, "Session-based Recommendations with Recurrent
 Neural Networks", ICLR 2016, section 3.
 
-A GRU reads the history one item at a time (section 3.1, eq. 1-4 in the paper's symbols):
+A GRU reads the history one item at a time (section 3, eq. 2-5 in the paper's symbols):
 
-    z_t = sigma(W_z x_t + U_z h_{t-1})                     (update gate, eq. 2)
-    r_t = sigma(W_r x_t + U_r h_{t-1})                     (reset gate, eq. 4)
-    h^_t = tanh(W x_t + U (r_t . h_{t-1}))                 (candidate, eq. 3)
-    h_t = (1 - z_t) h_{t-1} + z_t h^_t                     (eq. 1)
+    z_t = sigma(W_z x_t + U_z h_{t-1})                     (update gate, eq. 3)
+    r_t = sigma(W_r x_t + U_r h_{t-1})                     (reset gate, eq. 5)
+    h^_t = tanh(W x_t + U (r_t . h_{t-1}))                 (candidate, eq. 4)
+    h_t = (1 - z_t) h_{t-1} + z_t h^_t                     (eq. 2)
 
 (torch's nn.GRU). The user vector is a readout of the hidden states, projected into item space:
 "last" = h at the last real item (the paper's choice), "mean" = the average of h over real items.
 The history is left-aligned with padding on the right, and a GRU only looks back, so the state at a
 real position never depends on padding; the last readout gathers position len-1 and the mean
 averages positions < len, so neither reads a padded step. Training here is the listwise softmax
-of the base class (the paper's own losses, BPR and TOP1, section 3.1.2, are for sampled scores).
+of the base class (the paper's own losses, BPR and TOP1, section 3.1.3, are for sampled scores).
 """
 from __future__ import annotations
 
@@ -49,5 +49,5 @@ class GRU4Rec(RecModel):
             state = torch.einsum("blh,bl->bh", h, m) / m.sum(1, keepdim=True).clamp(min=1.0)  # [B, h]
             spec, ops = "blh,bl->bh", {"h": h, "m": m}
         u = self.out(state)  # [B, d]
-        tr = {"steps": [einsum_step(f"{self.readout} readout of the GRU states", "eq. 1", spec, **ops)]} if trace else None
+        tr = {"steps": [einsum_step(f"{self.readout} readout of the GRU states", "eq. 2", spec, **ops)]} if trace else None
         return UserEncoding(vectors=u[:, None, :], mask=torch.ones(u.shape[0], 1, dtype=torch.bool), trace=tr)

@@ -102,7 +102,7 @@ def routing(model: RecModel, hist: np.ndarray, *, iterations: int | None = None,
 
 
 def attention_over_p(interests: np.ndarray, mask: np.ndarray, target_vec: np.ndarray, ps) -> np.ndarray:
-    """MIND eq. 8 for one target over a grid of p: [P, K] attention weights over the interests (0 where mask is False).
+    """MIND's label-aware attention (section 3.4) for one target over a grid of p: [P, K] attention weights over the interests (0 where mask is False).
 
     Only the user's interests enter the softmax (a masked -inf score times p = 0 would be nan)."""
     from engine.recsys.mind import label_aware_attention
@@ -117,7 +117,7 @@ def attention_over_p(interests: np.ndarray, mask: np.ndarray, target_vec: np.nda
 
 
 def dynamic_interest_count(n_behaviours: int, K: int) -> int:
-    """MIND eq. 7 (re-exported so pages need not import the model file)."""
+    """MIND eq. 9 (re-exported so pages need not import the model file)."""
     from engine.recsys.mind import dynamic_interest_count as dic
 
     return int(dic(int(n_behaviours), int(K)))

@@ -1,9 +1,9 @@
 """YouTubeDNN-style mean pooling: Covington, Adams and Sargin, "Deep Neural Networks for YouTube
 Recommendations", RecSys 2016, section 3 (candidate generation).
 
-The watch history is embedded and averaged ("the embedded video watches are averaged", fig. 3);
+The watch history is embedded and averaged (section 3.2: averaging "performed best"; fig. 3);
 the average goes through a tower of ReLU layers and becomes the user vector u; training is extreme
-multiclass classification, eq. (1):
+multiclass classification (section 3.1):
 
     P(w_t = i | U, C) = exp(v_i . u) / sum_{j in V} exp(v_j . u)
 
