@@ -85,8 +85,8 @@ else:
                 for t in range(rv.iterations)])],
         )
         st.plotly_chart(fig, width="stretch", key="couplings")
-        st.caption(f"Each row is a behaviour (oldest first) and sums to one over the user's interests (eq. 4). "
-                   f"{'MIND starts from small Gaussian logits (sigma = 0.1), so iteration 1 is only slightly uneven' if cfg.model == 'mind' else 'ComiRec-DR starts from b_ij = 0, so iteration 1 is uniform'}; "
+        st.caption(f"Each row is a behaviour (oldest first) and sums to one over the user's interests ({'MIND eq. 5' if cfg.model == 'mind' else 'ComiRec eq. 3'}). "
+                   f"{f'MIND starts from small Gaussian logits (sigma = {model.sigma:g}), so iteration 1 is almost uniform' if cfg.model == 'mind' else 'ComiRec-DR starts from b_ij = 0, so iteration 1 is uniform'}; "
                    "agreement then pulls each behaviour toward one interest.")
 
     coupling_view(rv, cols)
@@ -107,7 +107,7 @@ else:
 
     if cfg.model == "mind":
         kd = ins.dynamic_interest_count(n, K)
-        st.markdown(f"**Dynamic interest count** (MIND eq. 7): $K'_u = \\max(1, \\min(K, \\lfloor\\log_2 |I_u|\\rfloor))"
+        st.markdown(f"**Dynamic interest count** (MIND eq. 9): $K'_u = \\max(1, \\min(K, \\lfloor\\log_2 |I_u|\\rfloor))"
                     f" = \\max(1, \\min({K}, \\lfloor\\log_2 {n}\\rfloor)) = {kd}$ — this user gets {kd} of the {K} interests; "
                     "the others are switched off (no behaviour routes to them).")
 
@@ -121,7 +121,7 @@ st.caption("Top 5 items by inner product with each interest vector, never an ite
 
 # -- label-aware attention ------------------------------------------------------------------------
 if cfg.model in ("mind", "comirec-dr") and len(active) > 1:
-    st.subheader("Label-aware attention (MIND eq. 8)")
+    st.subheader("Label-aware attention (MIND section 3.4)")
     st.latex(r"v_u = V_u\,\mathrm{softmax}\big(\mathrm{pow}(V_u^\top e_i,\ p)\big)")
     st.caption("In training, the target item $e_i$ picks which interests it is explained by. p = 0 averages them, larger p "
                "sharpens toward the closest one; p → ∞ is ComiRec's argmax. (We read pow(score, p) as p·score inside the "

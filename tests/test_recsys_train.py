@@ -118,19 +118,16 @@ def recovery(tmp_path_factory):
 
 
 def test_mind_routing_sorts_behaviours_into_planted_interests_about_as_well_as_kmeans(recovery):
-    # Before the routing scale (S_GAIN, sigma = 0.1) this was ~0.1 against k-means' ~0.5.
+    # With S ~ N(0, 1/d) and sigma = 1 this was ~0.1 against k-means' ~0.5 (see engine/recsys/mind.py).
     model = np.mean([r["model_ari"] for r in recovery])
     kmeans = np.mean([r["kmeans_ari"] for r in recovery])
     assert all(r["n_users"] >= 50 for r in recovery)
-    assert model >= 0.4 and model >= 0.85 * kmeans, (model, kmeans)
+    assert model >= 0.9 * kmeans, (model, kmeans)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Not met: mean ARI over three data seeds is ~0.45 (k-means on the same embeddings ~0.50). "
-    "With K'_u = 4 capsules a user with 2 planted topics has them split across capsules, as k-means "
-    "does. See bench/recsys_synthetic_separated.md."))
 def test_mind_routing_recovers_well_separated_planted_interests(recovery):
-    assert np.mean([r["model_ari"] for r in recovery]) >= 0.5
+    # The issue's bar: mean ARI of the argmax couplings against the planted topics, users with 2+ interests.
+    assert np.mean([r["model_ari"] for r in recovery]) >= 0.5, [round(r["model_ari"], 3) for r in recovery]
 
 
 def test_sampled_softmax_with_log_q_correction_also_learns(runs, tmp_path):

@@ -1,9 +1,9 @@
 """The recall models' code version, kept apart so that light pages can read it without importing torch.
 
 Bump it when a model's code changes what a stored run means: runs of another version are not listed
-or reused. 2: MIND's routing scale (S_GAIN, sigma = 0.1).
+or reused. 2: MIND's routing scale (S_GAIN 6, sigma 0.1). 3: S_GAIN 12, sigma 0.01.
 """
-CODE_VERSION = 2
+CODE_VERSION = 3
 
 
 def code_version(config: dict) -> int:
