@@ -57,16 +57,19 @@ MODELS: dict[str, type[RecModel]] = {
 # little weight decay close most of the gap between multi-interest and single-vector models. The
 # multi-interest models' validation Recall@50 (94 users) dips for a few epochs before it rises
 # again, so they get a longer patience; epoch caps sit where the mean validation curve over seeds
-# 0-2 flattens (MIND ~14, ComiRec-DR ~13, ComiRec-SA ~24 epochs; 30-36-epoch curves, 2026-11-27).
+# 0-2 flattens (MIND ~14, ComiRec-DR ~13 epochs; 30-36-epoch curves, 2026-11-27). ComiRec-SA's
+# curve plateaus from epoch ~4 to ~12 and rises again to ~24-28: patience 8 stopped one seed at
+# epoch 12 (validation 0.356, mean of seeds 0-2); patience 12 and 32 epochs reach 0.370. ComiRec-DR
+# does better with less dropout: 0.347 at 0.5, 0.356 at 0.3, 0.357 at 0.2 (2026-11-28, 1 thread).
 # `recsys bench --jobs 2` (6 models x 3 seeds) stays under 15 minutes on 2 cores with these caps.
 _COMMON = dict(epochs=30, lr=2e-3, batch_size=512, patience=3, dropout=0.5, weight_decay=1e-5, p=2.0)
 MODEL_DEFAULTS: dict[str, dict] = {
     "mostpop": dict(epochs=0),
     "youtubednn": dict(dropout=0.2, weight_decay=0.0),  # seed 0 val R@50 0.420
     "gru4rec": {},  # seed 0 val R@50 0.414
-    "mind": dict(epochs=20, patience=6),  # val R@50 ~0.355 (mean of seeds 0-2, epochs 14-20)
-    "comirec-dr": dict(lr=3e-3, weight_decay=0.0, epochs=18, patience=6),  # val R@50 ~0.34
-    "comirec-sa": dict(epochs=26, patience=8),  # val R@50 ~0.357
+    "mind": dict(epochs=20, patience=6),  # val R@50 0.371 (mean of seeds 0-2, 1 thread)
+    "comirec-dr": dict(lr=3e-3, weight_decay=0.0, dropout=0.3, epochs=18, patience=6),  # val R@50 0.356 (dropout 0.5: 0.347)
+    "comirec-sa": dict(epochs=32, patience=12),  # val R@50 0.370 (patience 8, 26 epochs: 0.356)
 }
 
 
