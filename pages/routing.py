@@ -86,8 +86,7 @@ else:
         )
         st.plotly_chart(fig, width="stretch", key="couplings")
         st.caption(f"Each row is a behaviour (oldest first) and sums to one over the user's interests ({'MIND eq. 5' if cfg.model == 'mind' else 'ComiRec eq. 3'}). "
-                   f"{f'MIND starts from small Gaussian logits (sigma = {model.sigma:g}), so iteration 1 is almost uniform' if cfg.model == 'mind' else 'ComiRec-DR starts from b_ij = 0, so iteration 1 is uniform'}; "
-                   "agreement then pulls each behaviour toward one interest.")
+                   f"{f'MIND starts from small Gaussian logits (sigma = {model.sigma:g}), so iteration 1 is almost uniform; agreement then tilts each behaviour toward the interest it agrees with most. After 3 iterations the tilt is often slight: the largest weight in a row marks the interest the behaviour is heading for; raise r to watch the rows commit.' if cfg.model == 'mind' else 'ComiRec-DR starts from b_ij = 0, so iteration 1 is uniform; agreement then pulls each behaviour toward one interest.'}")
 
     coupling_view(rv, cols)
 
