@@ -85,8 +85,15 @@ else:
                 for t in range(rv.iterations)])],
         )
         st.plotly_chart(fig, width="stretch", key="couplings")
-        st.caption(f"Each row is a behaviour (oldest first) and sums to one over the user's interests ({'MIND eq. 5' if cfg.model == 'mind' else 'ComiRec eq. 3'}). "
-                   f"{f'MIND starts from small Gaussian logits (sigma = {model.sigma:g}), so iteration 1 is almost uniform; agreement then tilts each behaviour toward the interest it agrees with most. After 3 iterations the tilt is often slight: the largest weight in a row marks the interest the behaviour is heading for; raise r to watch the rows commit.' if cfg.model == 'mind' else 'ComiRec-DR starts from b_ij = 0, so iteration 1 is uniform; agreement then pulls each behaviour toward one interest.'}")
+        if cfg.model == "mind":
+            norm, start = "MIND eq. 5", (
+                f"MIND starts from small Gaussian logits (sigma = {model.sigma:g}), so iteration 1 is almost uniform; agreement then "
+                "tilts each behaviour toward the interest it agrees with most. After 3 iterations the tilt is often slight: the "
+                "largest weight in a row marks the interest the behaviour is heading for; raise r to watch the rows commit.")
+        else:
+            norm, start = "ComiRec eq. 3", ("ComiRec-DR starts from b_ij = 0, so iteration 1 is uniform; agreement then pulls each "
+                                            "behaviour toward one interest.")
+        st.caption(f"Each row is a behaviour (oldest first) and sums to one over the user's interests ({norm}). {start}")
 
     coupling_view(rv, cols)
 

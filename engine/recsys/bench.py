@@ -133,7 +133,7 @@ def run_bench(args) -> Path:
     wall = time.perf_counter() - t_start
 
     name = "ml100k" if args.dataset == "ml-100k" else ("synthetic" if args.dataset == "synthetic" else Path(args.dataset).stem)
-    out_path = Path(args.bench_dir) / f"{getattr(args, 'table', None) or f'recsys_{name}'}.md"
+    out_path = Path(args.bench_dir) / f"{args.table or f'recsys_{name}'}.md"
     out_path.parent.mkdir(parents=True, exist_ok=True)
     argv = ["python", "-m", "engine", "recsys", "bench", *sys.argv[sys.argv.index("bench") + 1 :]] if "bench" in sys.argv else ["python -m engine recsys bench"]
     lines = [
