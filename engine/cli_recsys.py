@@ -49,7 +49,8 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.set_defaults(models=tuple(MODELS))
 
 
-def _synthetic(args):
+def synthetic_from_args(args):
+    """The SyntheticConfig the --syn-* flags describe (None unless --dataset synthetic); shared with `recsys bench`."""
     from engine.data.synthetic import SyntheticConfig
 
     if args.dataset != "synthetic":
@@ -71,7 +72,7 @@ def config_from_args(args, model: str | None = None, seed: int | None = None):
     return RecsysConfig(
         model=model or args.model,
         dataset=args.dataset,
-        synthetic=_synthetic(args),
+        synthetic=synthetic_from_args(args),
         seed=args.seed if seed is None else seed,
         maxlen=args.maxlen,
         dim=args.dim,

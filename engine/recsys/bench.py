@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.cli_recsys import _synthetic
+from engine.cli_recsys import synthetic_from_args
 
 _ROOT = Path(__file__).resolve().parents[2]  # the repository: the subprocesses import engine from here
 METRICS = ("recall@20", "ndcg@20", "hitrate@20", "recall@50", "ndcg@50", "hitrate@50", "diversity@50")
@@ -146,7 +146,7 @@ def run_bench(args) -> Path:
         f"({len(jobs)} runs, each in its own process{'' if args.reuse else ', retrained'}, {args.jobs} at a time with "
         f"{_threads_per_job(args)} thread(s) each).",
         "",
-        *([f"Data: {_synthetic(args)!r}.", ""] if args.dataset == "synthetic" else []),
+        *([f"Data: {synthetic_from_args(args)!r}.", ""] if args.dataset == "synthetic" else []),
         f"Seeds {' '.join(map(str, args.seeds))}: mean ± sample std over seeds. Test users of each seed's split; "
         "model selection (early stopping on Recall@50) on validation users only. Metrics are fractions.",
         "",
