@@ -69,8 +69,10 @@ else:
         sym = "w_ij" if cfg.model == "mind" else "c_ij"
 
         def heat(t: int) -> go.Heatmap:
-            return go.Heatmap(z=rv.couplings[t], x=cols, y=beh_labels, zmin=0, zmax=1, colorscale="Viridis",
-                              colorbar=dict(title=sym), texttemplate="%{z:.2f}",
+            z, lead = rv.couplings[t], rv.leader(t)
+            text = [[f"<b>{v:.2f}</b>" if j == lead[i] else f"{v:.2f}" for j, v in enumerate(row)] for i, row in enumerate(z)]
+            return go.Heatmap(z=z, x=cols, y=beh_labels, zmin=0, zmax=1, colorscale="Viridis",
+                              colorbar=dict(title=sym), text=text, texttemplate="%{text}",
                               hovertemplate="%{y}<br>%{x}: " + sym + " = %{z:.3f}<extra></extra>")
 
         fig = go.Figure(data=[heat(it - 1)], frames=[go.Frame(data=[heat(t)], name=str(t + 1)) for t in range(rv.iterations)])
@@ -89,10 +91,10 @@ else:
             norm, start = "MIND eq. 5", (
                 f"MIND starts from small Gaussian logits (sigma = {model.sigma:g}), so iteration 1 is almost uniform; agreement then "
                 "tilts each behaviour toward the interest it agrees with most. After 3 iterations the tilt is often slight: the "
-                "largest weight in a row marks the interest the behaviour is heading for; raise r to watch the rows commit.")
+                "largest weight in a row (bold) marks the interest the behaviour is heading for; raise r to watch the rows commit.")
         else:
             norm, start = "ComiRec eq. 3", ("ComiRec-DR starts from b_ij = 0, so iteration 1 is uniform; agreement then pulls each "
-                                            "behaviour toward one interest.")
+                                            "behaviour toward one interest (bold: a row's largest weight, where one leads).")
         st.caption(f"Each row is a behaviour (oldest first) and sums to one over the user's interests ({norm}). {start}")
 
     coupling_view(rv, cols)

@@ -157,6 +157,9 @@ def test_routing_page_heatmap_follows_the_iteration_and_K_sliders(tiny_runs):
     assert z.shape == (n, run.config.k)
     np.testing.assert_allclose(z.sum(1), 1.0, atol=1e-5)  # each behaviour's weights sum to one over interests
     assert len(spec["frames"]) == run.config.iterations
+    for i, cells in enumerate(spec["data"][0]["text"]):  # bold marks a row's largest weight, where one leads
+        assert [j for j, c in enumerate(cells) if c.startswith("<b>")] in ([], [int(z[i].argmax())])
+    assert any(c.startswith("<b>") for cells in spec["data"][0]["text"] for c in cells)
     assert spec["data"][0]["y"][0] == f"1. {run.split.item_titles[run.split.test.hist[row, 0]]}"  # rows read by title
 
     at.slider(key="iters").set_value(6).run()
@@ -208,7 +211,9 @@ def test_routing_page_says_what_to_change_when_K_exceeds_the_history(tiny_runs):
 def test_routing_page_comirec_dr_K_slider_stops_at_the_trained_K(tiny_runs):
     at = select_run(page("pages/routing.py"), tiny_runs["comirec-dr"])
     assert at.slider(key="k").max == tiny_runs["comirec-dr"].config.k
-    assert chart(at, "ComiRec-DR: coupling weights")
+    spec = chart(at, "ComiRec-DR: coupling weights")
+    first = spec["frames"][0]["data"][0]["text"]  # iteration 1 starts from b_ij = 0: uniform, no row has a favourite
+    assert not any(c.startswith("<b>") for cells in first for c in cells)
 
 
 def test_routing_page_rejects_a_single_vector_model_with_a_message(tiny_runs):
