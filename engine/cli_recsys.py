@@ -137,6 +137,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--bench-dir", default="bench", help="where the table goes (default bench/)")
     b.add_argument("--jobs", type=int, default=1, help="training processes at a time, sharing --threads (s/epoch is then timed alone after)")
     b.add_argument("--table", default=None, help="file name of the table without .md (default recsys_<dataset>)")
+    b.add_argument("--split", choices=("test", "val"), default="test",
+                   help="which users the table reports: test (default), or validation to reproduce a hyperparameter choice")
     b.add_argument("--reuse", action="store_true", help="reuse stored runs instead of retraining (timings then come from those runs)")
     _add_config_args(b)
     b.set_defaults(func=_bench)

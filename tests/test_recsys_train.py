@@ -148,3 +148,21 @@ def test_bench_writes_a_mean_and_std_table_with_the_command(tmp_path, monkeypatc
     assert "python -m engine recsys bench --dataset synthetic" in text
     assert "2 at a time" in text and "alone on the machine" in text and "SyntheticConfig(n_users=120" in text
     assert "| mind |" in text and "±" in text and "Interest recovery" in text and "peak RSS MB" in text
+
+
+def test_bench_on_validation_users_reports_the_numbers_model_selection_saw(tmp_path, monkeypatch):
+    import json
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    argv = ["recsys", "bench", "--dataset", "synthetic", "--syn-users", "120", "--syn-items", "80", "--seeds", "0",
+            "--models", "youtubednn", "--dim", "16", "--epochs", "2", "--bench-dir", str(tmp_path / "bench"),
+            "--runs-dir", str(tmp_path / "runs"), "--table", "val", "--split", "val"]
+    monkeypatch.setattr(sys, "argv", ["python -m engine", *argv])
+    assert main(argv) == 0
+    text = (tmp_path / "bench" / "val.md").read_text()
+    assert "VALIDATION users" in text and "not a held-out estimate" in text
+    metrics = json.loads(next((tmp_path / "runs").rglob("metrics.json")).read_text())
+    row = next(line for line in text.splitlines() if line.startswith("| youtubednn |"))
+    assert row.split(" | ")[4].startswith(f"{metrics['val/recall@50']:.4f}")  # the validation column, not the test one
+    assert metrics["val/recall@50"] != metrics["test/recall@50"]

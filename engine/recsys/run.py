@@ -66,6 +66,7 @@ MODELS: dict[str, type[RecModel]] = {
 # 128 0.356; cosine decay 0.338; W started at I + noise 0.362-0.364 at 256-512, at N(0, 1) as in the
 # authors' code 0.336. Batch 256 is the best mean, but its neighbours do not confirm it: seed-to-
 # seed noise on 94 validation users is about +-0.015, so it may be chance (seed 0 gives most of it).
+# The batch-size rows are reproducible: bench/validation/ (`recsys bench --split val`).
 # `recsys bench --jobs 2` (6 models x 3 seeds) stays under 15 minutes on 2 cores with these caps.
 _COMMON = dict(epochs=30, lr=2e-3, batch_size=512, patience=3, dropout=0.5, weight_decay=1e-5, p=2.0)
 MODEL_DEFAULTS: dict[str, dict] = {
