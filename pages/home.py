@@ -9,7 +9,7 @@ from engine.data.datasets import available, load_dataset
 from engine.data.uploads import save_upload
 from engine.errors import DataError
 from engine.paths import data_dir
-from engine.recsys.version import CODE_VERSION as RECSYS_CODE_VERSION, code_version
+from engine.recsys.version import is_current
 from engine.store import list_runs, load_json
 from pages.common import DATASET_KEY
 
@@ -81,7 +81,7 @@ runs = []
 for kind in ("recsys", "xray"):
     for run in list_runs(kind):
         cfg, met = load_json(run / "config.json"), load_json(run / "metrics.json")
-        if kind == "recsys" and code_version(cfg) != RECSYS_CODE_VERSION:
+        if kind == "recsys" and not is_current(cfg):
             continue  # trained by older model code: the pages no longer offer it
         runs.append({
             "kind": kind,

@@ -69,21 +69,19 @@ class RoutingView:
         w = self.couplings[:, :, self.mask]
         return -(w * np.log(np.clip(w, 1e-12, None))).sum(-1).mean(-1)
 
-    def leader(self, t: int, margin: float = 5e-3) -> np.ndarray:
-        """[n]: the interest each behaviour gives most weight at iteration t (0-based), or -1 where no interest
-        leads the runner-up by more than `margin` (a uniform row has no favourite)."""
-        w = self.couplings[t][:, self.mask]
-        if w.shape[1] < 2:
-            return np.full(len(w), np.flatnonzero(self.mask)[0] if w.shape[1] else -1)
-        ranked = np.sort(w, axis=1)
-        best = np.flatnonzero(self.mask)[w.argmax(1)]
-        return np.where(ranked[:, -1] - ranked[:, -2] > margin, best, -1)
-
-    def assignment(self) -> np.ndarray:
-        """[n]: the interest each behaviour sends most of its weight to in the last iteration."""
-        w = self.couplings[-1].copy()
+    def assignment(self, t: int = -1) -> np.ndarray:
+        """[n]: the interest each behaviour sends most of its weight to at iteration t (default: the last)."""
+        w = self.couplings[t].copy()
         w[:, ~self.mask] = -np.inf
         return w.argmax(1)
+
+    def leader(self, t: int, margin: float = 5e-3) -> np.ndarray:
+        """[n]: `assignment(t)`, or -1 where that interest leads the runner-up among the user's interests by
+        no more than `margin` (a uniform row has no favourite; with one interest it always leads)."""
+        best = self.assignment(t)
+        w = np.where(self.mask, self.couplings[t], -np.inf)
+        runner_up = np.sort(w, axis=1)[:, -2] if w.shape[1] > 1 else np.full(len(w), -np.inf)
+        return np.where(w[np.arange(len(w)), best] - runner_up > margin, best, -1)
 
 
 @torch.no_grad()

@@ -38,7 +38,7 @@ from engine.recsys.evaluate import evaluate
 from engine.recsys.gru4rec import GRU4Rec
 from engine.recsys.mind import MIND
 from engine.recsys.mostpop import MostPop
-from engine.recsys.version import CODE_VERSION, code_version
+from engine.recsys.version import CODE_VERSION, code_version, is_current
 from engine.recsys.youtubednn import YouTubeDNN
 from engine.threads import set_threads
 
@@ -356,9 +356,9 @@ def list_runs(runs_root=None) -> list[dict]:
     out = []
     for p in store.list_runs(KIND, runs_root):
         try:
-            config = RecsysConfig.from_dict(store.load_json(p / "config.json"))
-            if config.code_version == CODE_VERSION:
-                out.append({"path": p, "config": config, "metrics": store.load_json(p / "metrics.json")})
+            raw = store.load_json(p / "config.json")
+            if is_current(raw):
+                out.append({"path": p, "config": RecsysConfig.from_dict(raw), "metrics": store.load_json(p / "metrics.json")})
         except (ConfigError, TypeError, json.JSONDecodeError):
             continue
     return out

@@ -9,3 +9,8 @@ CODE_VERSION = 3
 def code_version(config: dict) -> int:
     """The code version a stored config.json was written by (1: before runs carried one)."""
     return int(config.get("code_version", 1))
+
+
+def is_current(config: dict) -> bool:
+    """Whether a stored config.json was written by this code version (older runs are not listed or reused)."""
+    return code_version(config) == CODE_VERSION
