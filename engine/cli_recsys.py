@@ -34,8 +34,12 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
         ("dropout", float, "dropout on behaviour embeddings"),
         ("weight-decay", float, "Adam weight decay"),
         ("p", float, "MIND label-aware attention power"),
+        ("interest-reg", float, "interest-collapse remedy: weight of the interests' squared-cosine penalty"),
+        ("couple-temp", float, "interest-collapse remedy: temperature of the last routing iteration (MIND, ComiRec-DR)"),
     ):
         p.add_argument(f"--{name}", type=typ, default=None, help=f"{what} (default: the model's)")
+    p.add_argument("--paper-faithful", action="store_true",
+                   help="multi-interest models as the paper writes them, without the interest-collapse remedy")
     p.add_argument("--syn-users", type=int, default=None, help="synthetic: number of users")
     p.add_argument("--syn-items", type=int, default=None, help="synthetic: number of items")
     p.add_argument("--syn-topics", type=int, default=None, help="synthetic: number of planted topics")
@@ -89,6 +93,9 @@ def config_from_args(args, model: str | None = None, seed: int | None = None):
         dropout=args.dropout,
         weight_decay=args.weight_decay,
         p=args.p,
+        interest_reg=args.interest_reg,
+        couple_temp=args.couple_temp,
+        paper_faithful=args.paper_faithful,
     )
 
 

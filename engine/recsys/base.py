@@ -63,6 +63,39 @@ def squash(z: torch.Tensor, dim: int = -1, eps: float = 1e-9) -> torch.Tensor:
     return sq / (1.0 + sq) * z / torch.sqrt(sq + eps)
 
 
+def interest_overlap(vectors: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared cosine between a user's active interests, over users with >= 2 of them (0 when
+    they are orthogonal, 1 when they coincide). vectors [B, K, d], mask [B, K]."""
+    v = F.normalize(vectors, dim=-1)
+    cos2 = torch.einsum("bkd,bjd->bkj", v, v).square()  # [B, K, K]
+    pair = mask[:, :, None] & mask[:, None, :]
+    pair = pair & ~torch.eye(mask.shape[1], dtype=torch.bool, device=mask.device)
+    n = pair.sum((1, 2))  # [B] ordered pairs
+    keep = n > 0
+    if not keep.any():
+        return vectors.new_zeros(())
+    per_user = (cos2 * pair).sum((1, 2))[keep] / n[keep]
+    return per_user.mean()
+
+
+@torch.no_grad()
+def farthest_behaviours(x: torch.Tensor, valid: torch.Tensor, lens: torch.Tensor, K: int) -> torch.Tensor:
+    """[B, K] positions of K behaviours spread over the history (farthest-point seeding, as k-means++
+    without the dice): the most recent behaviour first, then each time the one least similar (cosine)
+    to every behaviour picked so far. x [B, L, e], valid [B, L], lens [B]."""
+    B, L, _ = x.shape
+    xn = F.normalize(x, dim=-1)
+    sim = torch.einsum("ble,bme->blm", xn, xn)  # cosine between behaviours, [B, L, L]
+    rows = torch.arange(B, device=x.device)
+    picked = [(lens.clamp(min=1) - 1).long()]  # the most recent behaviour, [B]
+    closest = sim[rows, picked[0]]  # [B, L]: similarity to the nearest picked behaviour
+    for _ in range(1, K):
+        nxt = closest.masked_fill(~valid, float("inf")).argmin(1)  # [B]
+        picked.append(nxt)
+        closest = torch.maximum(closest, sim[rows, nxt])
+    return torch.stack(picked, 1)
+
+
 class RecModel(nn.Module):
     """Base of every recall model: item table, loss, item vectors; subclasses write `encode`."""
 
@@ -79,8 +112,10 @@ class RecModel(nn.Module):
         n_negatives: int = 256,
         mask_history: bool = True,
         dropout: float = 0.0,
+        interest_reg: float = 0.0,
     ) -> None:
         super().__init__()
+        self.interest_reg = float(interest_reg)
         self.n_items, self.dim, self.maxlen = int(n_items), int(dim), int(maxlen)
         self.loss_kind = loss
         self.n_negatives = int(n_negatives)
@@ -120,9 +155,12 @@ class RecModel(nn.Module):
         """[B, L] -> [B, L, d] behaviour embeddings e_i, dropout in training, zero at padding."""
         return dropout(self.item_emb(hist), self.dropout, self.training)
 
-    def train_user_vector(self, hist: torch.Tensor, lens: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def train_readout(self, enc: UserEncoding, target: torch.Tensor) -> torch.Tensor:
         """[B, d]: the one vector scored against every item in training (single-vector models: the only one)."""
-        return self.encode(hist, lens, target=target).vectors[:, 0]
+        return enc.vectors[:, 0]
+
+    def train_user_vector(self, hist: torch.Tensor, lens: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.train_readout(self.encode(hist, lens, target=target), target)
 
     def set_item_counts(self, counts) -> None:
         """Popularity of each item index (training users' counts) for the sampled softmax's sampler."""
@@ -134,13 +172,18 @@ class RecModel(nn.Module):
 
     def loss(self, hist: torch.Tensor, lens: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Mean negative log-likelihood of the targets (see the module docstring for the two kinds)."""
-        user = self.train_user_vector(hist, lens, target)  # [B, d]
+        enc = self.encode(hist, lens, target=target)
+        user = self.train_readout(enc, target)  # [B, d]
         items = self.item_vectors()  # [I+1, d]
         if self.loss_kind == "sampled":
-            return self._sampled_softmax(user, items, hist, target)
-        logits = user @ items.T  # [B, I+1]
-        logits = logits.masked_fill(self._excluded(hist, target, logits.shape[1]), -float("inf"))
-        return F.cross_entropy(logits, target)
+            nll = self._sampled_softmax(user, items, hist, target)
+        else:
+            logits = user @ items.T  # [B, I+1]
+            logits = logits.masked_fill(self._excluded(hist, target, logits.shape[1]), -float("inf"))
+            nll = F.cross_entropy(logits, target)
+        if self.multi_interest and self.interest_reg > 0:
+            nll = nll + self.interest_reg * interest_overlap(enc.vectors, enc.mask)
+        return nll
 
     # -- helpers -------------------------------------------------------------------------------
     def _excluded(self, hist: torch.Tensor, target: torch.Tensor, n_cols: int) -> torch.Tensor:

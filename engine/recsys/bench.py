@@ -21,10 +21,11 @@ import numpy as np
 from engine.cli_recsys import synthetic_from_args
 
 _ROOT = Path(__file__).resolve().parents[2]  # the repository: the subprocesses import engine from here
+S1_COLUMNS = ("interest_cosine", "interest_purity@10", "interest_distinct", "topic_coverage", "topic_coverage_present")
 METRICS = ("recall@20", "ndcg@20", "hitrate@20", "recall@50", "ndcg@50", "hitrate@50", "diversity@50")
 _PASS_THROUGH = (
     "dataset", "data_dir", "runs_dir", "maxlen", "dim", "k", "iterations", "loss", "n_negatives", "readout",
-    "epochs", "lr", "batch_size", "patience", "dropout", "weight_decay", "p",
+    "epochs", "lr", "batch_size", "patience", "dropout", "weight_decay", "p", "interest_reg", "couple_temp",
     "syn_users", "syn_items", "syn_topics", "syn_noise", "syn_switch", "syn_order", "syn_min_len", "syn_max_len", "syn_seed",
     "threads",
 )
@@ -38,6 +39,8 @@ def _train_cmd(args, model: str, seed: int) -> list[str]:
             cmd += [f"--{name.replace('_', '-')}", str(v)]
     if args.no_mask_history:
         cmd.append("--no-mask-history")
+    if args.paper_faithful:
+        cmd.append("--paper-faithful")
     if not args.reuse:
         cmd.append("--force")
     return cmd
@@ -173,6 +176,30 @@ def run_bench(args) -> Path:
         +
         "Peak RSS: the training process's maximum resident memory (Python, torch, faiss and data included).",
     ]
+    separated = {m: rs for m, rs in results.items() if f"{args.split}/interest_cosine" in rs[0]["metrics"]}
+    if separated:
+        cov = args.dataset == "synthetic"
+        cols = [c for c in S1_COLUMNS if cov or "coverage" not in c]
+        lines += [
+            "",
+            "## Interest separation (protocol S1)",
+            "",
+            f"Each {'test' if args.split == 'test' else 'validation'} user with at least 2 active interests: mean pairwise cosine of the "
+            "interest vectors; each interest's top 10 items (history excluded) and their majority category "
+            f"({'planted topic' if cov else 'first genre / category'}): purity = its share, distinct = distinct majorities / "
+            "interests" + ("; coverage = share of the user's planted topics (users with 2+) that are some interest's "
+                           "majority, and the same among the topics present in the history the model reads" if cov else "")
+            + ". k-means: the same figures for k-means centroids (as many as the model's interests) of the user's history "
+            "item vectors. Remedy: " + ("none, the papers as written (`--paper-faithful`)." if args.paper_faithful else
+                                        "each model's default (seeded routing; see engine/recsys/run.py)."),
+            "",
+            "| model | " + " | ".join(cols) + " | " + " | ".join(f"k-means {c}" for c in cols if c != "topic_coverage_present") + " |",
+            "|---" * (1 + 2 * len(cols) - (1 if cov else 0)) + "|",
+        ]
+        for model, runs in separated.items():
+            mine = [_fmt([r["metrics"][f"{args.split}/{c}"] for r in runs]) for c in cols]
+            ref = [_fmt([r["metrics"][f"{args.split}/kmeans_{c}"] for r in runs]) for c in cols if c != "topic_coverage_present"]
+            lines.append(f"| {model} | " + " | ".join(mine + ref) + " |")
     if recovery:
         lines += [
             "",

@@ -20,6 +20,15 @@ there) and the training readout (argmax here, label-aware attention there).
 
 Choices of ours: W is initialised N(0, 1/d) (an uninitialised W is why one library's DR diverges);
 as in the authors' code, the logit updates carry no gradient; padded positions route nowhere.
+
+Remedy for interest collapse (default; `paper_faithful` turns it off; bench/interest_collapse.md):
+seeded routing, as in mind.py: b_ij starts at v_j^(0)T e^_{j|i} with v_j^(0) = squash(e^_{j|c_j}) for
+K behaviours c_j spread over the history (farthest-point seeding), instead of 0; and the last
+iteration's couplings are read at temperature 0.1, c_ij = softmax_j(b_ij / 0.1), so that each
+behaviour goes (almost) wholly to the interest it agrees with. On synthetic validation users
+(seed 0) topic coverage 0.63 -> 0.77 and Recall@50 0.769 -> 0.787; on ML-100K, where DR's
+interests were not collapsed (cosine 0.09), Recall@50 0.362 -> 0.357 (seeds 0-2; without the
+temperature 0.348).
 """
 from __future__ import annotations
 
@@ -27,7 +36,7 @@ import torch
 from torch import nn
 
 from engine.errors import ConfigError
-from engine.recsys.base import RecModel, UserEncoding, einsum_step, squash, valid_positions
+from engine.recsys.base import RecModel, UserEncoding, einsum_step, farthest_behaviours, squash, valid_positions
 
 
 def argmax_readout(interests: torch.Tensor, target_emb: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -42,8 +51,9 @@ class ComiRecDR(RecModel):
     name = "comirec-dr"
     multi_interest = True
 
-    def __init__(self, n_items: int, dim: int = 64, maxlen: int = 20, *, k: int = 4, iterations: int = 3, **kw) -> None:
+    def __init__(self, n_items: int, dim: int = 64, maxlen: int = 20, *, k: int = 4, iterations: int = 3, couple_temp: float = 1.0, seeded: bool = False, **kw) -> None:
         super().__init__(n_items, dim, maxlen, **kw)
+        self.couple_temp, self.seeded = float(couple_temp), bool(seeded)
         self.k, self.iterations = int(k), int(iterations)
         self.W = nn.Parameter(torch.randn(maxlen, k, dim, dim) * dim**-0.5)  # W_ij [L, K, d, e]
 
@@ -62,13 +72,18 @@ class ComiRecDR(RecModel):
         W = self.W[:L, :K]  # [L, K, d, e]
         u_hat = torch.einsum("bld,lkde->blke", e, W)  # e^_{j|i} = W_ij e_i, eq. 1, [B, L, K, e]
         u_hat_fixed = u_hat.detach()
-        b = torch.zeros(B, L, K, device=hist.device)  # b_ij = 0
+        if self.seeded:  # the remedy: interest j starts from the j-th of K behaviours spread over the history
+            seeds = farthest_behaviours(e.detach(), valid, valid.sum(1), K)  # [B, K]
+            v0 = squash(u_hat_fixed[torch.arange(B)[:, None], seeds, torch.arange(K)[None, :]])  # e^_{j|c_j}, [B, K, e]
+            b = torch.einsum("blke,bke->blk", u_hat_fixed, v0)
+        else:
+            b = torch.zeros(B, L, K, device=hist.device)  # b_ij = 0
         tr = {"logits": [], "couplings": [], "capsule_lengths": [], "steps": []} if trace else None
         if trace:
             tr["steps"].append(einsum_step("map each behaviour for each interest", "eq. 1: e^_{j|i} = W_ij e_i", "bld,lkde->blke", e=e, W=W))
         for it in range(r):
             last = it == r - 1
-            c = torch.softmax(b, dim=2) * valid[:, :, None]  # c_ij, eq. 3, softmax over interests; [B, L, K]
+            c = torch.softmax(b / self.couple_temp if last else b, dim=2) * valid[:, :, None]  # c_ij, eq. 3, over interests; [B, L, K]
             s = torch.einsum("blk,blke->bke", c, u_hat if last else u_hat_fixed)  # s_j, eq. 2, [B, K, e]
             v = squash(s)  # v_j, eq. 4, [B, K, e]
             if trace:
@@ -88,6 +103,5 @@ class ComiRecDR(RecModel):
             tr["steps"].append(einsum_step("argmax readout", "eq. 8: v_u = V_u[:, argmax(V_u^T e_i)]", "bkd,bd->bk", V=v, e_i=self.item_emb(target)))
         return UserEncoding(vectors=v, mask=mask, trace=tr)
 
-    def train_user_vector(self, hist, lens, target):
-        enc = self.encode(hist, lens)
+    def train_readout(self, enc, target):
         return argmax_readout(enc.vectors, self.item_emb(target), enc.mask)  # eq. 8

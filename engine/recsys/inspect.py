@@ -213,3 +213,43 @@ def recovery_for_user(model: RecModel, rv: RoutingView, hist: np.ndarray, item_t
         "ari_routing": float(adjusted_rand_score(planted, routed)),
         "ari_kmeans": float(adjusted_rand_score(planted, km)),
     }
+
+
+# -- how distinct one user's interests are (protocol S1 for one user) ----------------------------
+@dataclass
+class SeparationView:
+    """One user's interests: their pairwise cosines and what each retrieves (S1's top-10 lists)."""
+
+    cosine: np.ndarray  # [K', K'] between the active interests
+    active: np.ndarray  # [K'] indices of the active interests
+    lists: list  # [K'] engine.recsys.interests.InterestList: top-10 items, majority category, purity
+
+    @property
+    def mean_cosine(self) -> float:
+        """The user's interest_cosine (mean over pairs); nan with a single interest."""
+        k = len(self.active)
+        return float(self.cosine[np.triu_indices(k, 1)].mean()) if k > 1 else float("nan")
+
+    @property
+    def distinct(self) -> float:
+        """Distinct majority categories / active interests (the user's interest_distinct)."""
+        return len({x.majority for x in self.lists}) / max(1, len(self.lists))
+
+
+def separation_for_user(interests: np.ndarray, mask: np.ndarray, item_vectors: np.ndarray, seen: np.ndarray,
+                        item_group: np.ndarray) -> SeparationView:
+    """S1 for one user: cosine matrix of the active interests, each one's top 10 with majority and purity."""
+    from engine.recsys.interests import interest_lists
+
+    mask = np.asarray(mask, dtype=bool)
+    active = np.flatnonzero(mask)
+    v = np.asarray(interests, dtype=np.float64)[active]
+    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    lists = interest_lists(np.asarray(interests)[None], mask[None], item_vectors, [np.asarray(seen)], item_group)[0]
+    return SeparationView(cosine=v @ v.T, active=active, lists=lists)
+
+
+def gathered(rv: RoutingView) -> np.ndarray:
+    """[r, K]: how many behaviours each interest gathers per iteration, sum_i w_ij (MIND eq. 6's weights;
+    ComiRec-DR's c_ij). Unlike the capsule length, which squash pins near 1 once |z_j| >> 1, this moves."""
+    return rv.couplings.sum(1)

@@ -36,6 +36,7 @@ from engine.recsys.comirec_dr import ComiRecDR
 from engine.recsys.comirec_sa import ComiRecSA
 from engine.recsys.evaluate import evaluate
 from engine.recsys.gru4rec import GRU4Rec
+from engine.recsys.interests import interest_metrics
 from engine.recsys.mind import MIND
 from engine.recsys.mostpop import MostPop
 from engine.recsys.version import CODE_VERSION, code_version, is_current
@@ -68,15 +69,18 @@ MODELS: dict[str, type[RecModel]] = {
 # seed noise on 94 validation users is about +-0.015, so it may be chance (seed 0 gives most of it).
 # The batch-size rows are reproducible: bench/validation/ (`recsys bench --split val`).
 # `recsys bench --jobs 2` (6 models x 3 seeds) stays under 15 minutes on 2 cores with these caps.
-_COMMON = dict(epochs=30, lr=2e-3, batch_size=512, patience=3, dropout=0.5, weight_decay=1e-5, p=2.0)
+_COMMON = dict(epochs=30, lr=2e-3, batch_size=512, patience=3, dropout=0.5, weight_decay=1e-5, p=2.0, interest_reg=0.0, couple_temp=1.0, seeded_routing=False)
 MODEL_DEFAULTS: dict[str, dict] = {
     "mostpop": dict(epochs=0),
     "youtubednn": dict(dropout=0.2, weight_decay=0.0),  # seed 0 val R@50 0.420
     "gru4rec": {},  # seed 0 val R@50 0.414
-    "mind": dict(epochs=20, patience=6),  # val R@50 0.371 (mean of seeds 0-2, 1 thread)
-    "comirec-dr": dict(lr=3e-3, batch_size=256, weight_decay=0.0, dropout=0.3, epochs=18, patience=6),  # val R@50 0.371 (batch 512: 0.356)
-    "comirec-sa": dict(epochs=32, patience=12),  # val R@50 0.370 (patience 8, 26 epochs: 0.356)
+    "mind": dict(epochs=20, patience=6, seeded_routing=True, p=float("inf")),  # val R@50 0.371 (mean of seeds 0-2, 1 thread)
+    "comirec-dr": dict(lr=3e-3, batch_size=256, weight_decay=0.0, dropout=0.3, epochs=18, patience=6, seeded_routing=True, couple_temp=0.1),  # val R@50 0.371 (batch 512: 0.356)
+    "comirec-sa": dict(epochs=32, patience=12, seeded_routing=True),  # val R@50 0.370 (patience 8, 26 epochs: 0.356)
 }
+
+
+PAPER = dict(interest_reg=0.0, couple_temp=1.0, seeded_routing=False, p=2.0)  # the remedy's knobs at their paper-as-written values
 
 
 @dataclass(frozen=True)
@@ -102,12 +106,18 @@ class RecsysConfig:
     dropout: float | None = None  # on behaviour embeddings
     weight_decay: float | None = None
     p: float | None = None  # MIND label-aware attention power
+    interest_reg: float | None = None  # remedy for interest collapse: weight of the interests' squared-cosine penalty
+    couple_temp: float | None = None  # remedy: temperature of the last routing iteration's couplings (1 = the paper)
+    seeded_routing: bool | None = None  # remedy: routing starts from K behaviours spread over the history
+    paper_faithful: bool = False  # the paper as written: no remedy (interest_reg 0, couple_temp 1)
     code_version: int = CODE_VERSION  # the model code the run was trained with (part of the run's hash)
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise ConfigError(f"Unknown model {self.model!r}; choose one of {', '.join(MODELS)}.")
         defaults = {**_COMMON, **MODEL_DEFAULTS[self.model]}
+        if self.paper_faithful:
+            defaults.update(PAPER)  # knobs left unset take the paper's values
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
@@ -136,6 +146,15 @@ class RecsysConfig:
 
     def replace(self, **changes) -> "RecsysConfig":
         return dataclasses.replace(self, **changes)
+
+    @property
+    def remedy(self) -> bool:
+        """Whether this multi-interest run trains with a remedy for interest collapse (not the paper as written)."""
+        return MODELS[self.model].multi_interest and any(getattr(self, k) != v for k, v in PAPER.items())
+
+    def variant(self, paper: bool) -> "RecsysConfig":
+        """The same run as the paper writes it (`paper`) or with the model's default remedy."""
+        return dataclasses.replace(self, paper_faithful=paper, **{k: None for k in PAPER})
 
 
 @dataclass
@@ -169,12 +188,14 @@ def build_model(config: RecsysConfig, split: R1Split) -> RecModel:
     """A fresh model for a config (weights drawn from torch's current seed)."""
     cls = MODELS[config.model]
     kw = dict(loss=config.loss, n_negatives=config.n_negatives, mask_history=config.mask_history, dropout=config.dropout)
+    if cls.multi_interest:
+        kw["interest_reg"] = config.interest_reg
     if cls is GRU4Rec:
         kw["readout"] = config.readout
     if cls in (MIND, ComiRecDR):
-        kw.update(k=config.k, iterations=config.iterations)
+        kw.update(k=config.k, iterations=config.iterations, couple_temp=config.couple_temp, seeded=config.seeded_routing)
     if cls is ComiRecSA:
-        kw.update(k=config.k)
+        kw.update(k=config.k, seeded=config.seeded_routing)
     if cls is MIND:
         kw.update(p=config.p)
     model = cls(split.n_items, dim=config.dim, maxlen=config.maxlen, **kw)
@@ -196,11 +217,15 @@ def encode_users(model: RecModel, hist: np.ndarray, lens: np.ndarray, batch_size
     return np.concatenate(vecs).astype(np.float32), np.concatenate(masks)
 
 
-def evaluate_model(model: RecModel, evalset: EvalSet, split: R1Split) -> dict[str, float]:
-    """R1 metrics of a model on the validation or test users."""
+def evaluate_model(model: RecModel, evalset: EvalSet, split: R1Split, separation: bool = False, seed: int = 0) -> dict[str, float]:
+    """R1 metrics of a model on the validation or test users; with `separation`, a multi-interest
+    model's S1 figures (and k-means') as well."""
     vecs, mask = encode_users(model, evalset.hist, evalset.lens)
     items = model.item_vectors().detach().numpy()
-    return evaluate(vecs, items, evalset, split.item_category, interest_mask=mask)
+    out = evaluate(vecs, items, evalset, split.item_category, interest_mask=mask)
+    if separation and model.multi_interest:
+        out.update(interest_metrics(vecs, mask, items, evalset, split, seed))
+    return out
 
 
 # -- training ---------------------------------------------------------------------------------
@@ -299,7 +324,9 @@ def train(
     test_vecs, test_mask = encode_users(model, split.test.hist, split.test.lens)
     items = model.item_vectors().detach().numpy().astype(np.float32)
     test = evaluate(test_vecs, items, split.test, split.item_category, interest_mask=test_mask)
-    val = evaluate_model(model, split.val, split)
+    if model.multi_interest:
+        test.update(interest_metrics(test_vecs, test_mask, items, split.test, split, config.seed))
+    val = evaluate_model(model, split.val, split, separation=True, seed=config.seed)
     secs = [h["seconds"] for h in history]
     metrics = {f"test/{k}": v for k, v in test.items()}
     metrics.update({f"val/{k}": v for k, v in val.items()})
@@ -364,12 +391,16 @@ def list_runs(runs_root=None) -> list[dict]:
     return out
 
 
-def recompute_metrics(npz_path: str | Path, split: R1Split) -> dict[str, float]:
-    """Test metrics from test_embeddings.npz and the protocol alone (an interest is a nonzero row)."""
+def recompute_metrics(npz_path: str | Path, split: R1Split, seed: int = 0) -> dict[str, float]:
+    """Test metrics from test_embeddings.npz and the protocols alone (R1; S1 when a user has several
+    vectors; an interest is a nonzero row)."""
     with np.load(npz_path, allow_pickle=False) as z:
         users, uv, iv = z["user_ids"], z["user_vectors"], z["item_vectors"]
     if not np.array_equal(users, split.test.users):
         raise ConfigError("These embeddings belong to another split's test users; rebuild the split with the run's dataset and seed.")
     mask = np.abs(uv).sum(-1) > 0
     mask[~mask.any(1), 0] = True  # a user needs one vector even if it is zero
-    return evaluate(uv, iv, split.test, split.item_category, interest_mask=mask)
+    out = evaluate(uv, iv, split.test, split.item_category, interest_mask=mask)
+    if uv.shape[1] > 1:
+        out.update(interest_metrics(uv, mask, iv, split.test, split, seed))
+    return out

@@ -1,9 +1,10 @@
 """The recall models' code version, kept apart so that light pages can read it without importing torch.
 
 Bump it when a model's code changes what a stored run means: runs of another version are not listed
-or reused. 2: MIND's routing scale (S_GAIN 6, sigma 0.1). 3: S_GAIN 12, sigma 0.01.
+or reused. 2: MIND's routing scale (S_GAIN 6, sigma 0.1). 3: S_GAIN 12, sigma 0.01. 4: the
+interest-collapse remedy (seeded routing) and the S1 metrics.
 """
-CODE_VERSION = 3
+CODE_VERSION = 4
 
 
 def code_version(config: dict) -> int:
