@@ -151,6 +151,18 @@ def train_in_status(config, label: str | None = None):
     return run
 
 
+def run_for(config, label: str):
+    """The stored run of `config` (loaded once per process), trained first with progress when it is missing."""
+    from engine import store
+    from engine.recsys.run import KIND
+
+    path = store.run_path(KIND, config.model, config)
+    if not store.is_complete(path):
+        train_in_status(config, label)
+    with friendly_errors():
+        return load_run_cached(str(path))
+
+
 def pick_run(models: tuple[str, ...], default_model: str = "mind", key: str = RUN_KEY, label: str = "Trained model"):
     """A selectbox of the stored runs of the sidebar's dataset and seed (newest first) among `models`;
     trains the small default `default_model` first when there is none. Returns the loaded TrainedRun."""

@@ -12,6 +12,7 @@ from engine.paths import data_dir
 from engine.recsys.version import is_current
 from engine.store import list_runs, load_json
 from pages.common import DATASET_KEY
+from pages.i18n import t
 
 st.title("🧭 Embedding Lab")
 st.markdown(
@@ -90,12 +91,14 @@ for kind in ("recsys", "xray"):
             "seed": cfg.get("seed"),
             "Recall@50 / AUC": met.get("test/recall@50", met.get("test/auc")),
             "NDCG@50 / ACC": met.get("test/ndcg@50", met.get("test/acc")),
+            t("interests.home_cos"): met.get("test/interest_cosine"),
             "run": run.name,
         })
 if runs:
     st.dataframe(pd.DataFrame(runs), hide_index=True, width="stretch",
                  column_config={"Recall@50 / AUC": st.column_config.NumberColumn(format="%.3f"),
-                                "NDCG@50 / ACC": st.column_config.NumberColumn(format="%.3f")})
+                                "NDCG@50 / ACC": st.column_config.NumberColumn(format="%.3f"),
+                                t("interests.home_cos"): st.column_config.NumberColumn(format="%.2f")})
 else:
     st.info("Nothing trained yet. Open **Train and compare** (or any page: it trains a small default model in under a minute), "
             "or train from the terminal: `python -m engine recsys train --model mind --dataset synthetic`.")

@@ -8,8 +8,10 @@ import streamlit as st
 
 from engine import projection
 from engine.recsys import inspect as ins
+from engine.recsys.interests import pairwise_cosine
 from engine.recsys.run import encode_users
 from pages.common import MODEL_LABELS, friendly_errors, group_of, has_titles, pick_run, user_picker
+from pages.i18n import t
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
            "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363"]
@@ -87,12 +89,12 @@ def view(m: projection.Map) -> None:
                                  marker=dict(size=11, color=np.arange(len(h)), colorscale="Greys", line=dict(width=1, color="black")),
                                  customdata=data[h], hovertemplate="step %{text}: %{customdata[0]}<extra></extra>"))
     if "held-out future" in shows and len(user.targets):
-        t = user.targets - 1
-        fig.add_trace(go.Scatter(x=xy[t, 0], y=xy[t, 1], mode="markers", name="held-out future",
+        fut = user.targets - 1
+        fig.add_trace(go.Scatter(x=xy[fut, 0], y=xy[fut, 1], mode="markers", name="held-out future",
                                  marker=dict(symbol="x", size=11, color="crimson", line=dict(width=1)),
-                                 customdata=data[t], hovertemplate="future: %{customdata[0]}<extra></extra>"))
+                                 customdata=data[fut], hovertemplate="future: %{customdata[0]}<extra></extra>"))
+    vecs, mask = encode_users(model, split.test.hist[row:row + 1], split.test.lens[row:row + 1])
     if "interests" in shows:
-        vecs, mask = encode_users(model, split.test.hist[row:row + 1], split.test.lens[row:row + 1])
         v = vecs[0][mask[0]]
         pos = projection.place_extra(v, items[1:], m)
         lab = [f"interest {j + 1}" for j in np.flatnonzero(mask[0])] if model.multi_interest else ["user vector"]
@@ -110,8 +112,27 @@ def view(m: projection.Map) -> None:
     fig.update_xaxes(showticklabels=False, title=None)
     fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x")
     st.plotly_chart(fig, width="stretch", key="item_map")
+    if model.multi_interest:
+        k_u = int(mask[0].sum())
+        if k_u < 2:
+            st.markdown(t("interests.map_single", user=user.user))
+        else:
+            km, _ = ins_kmeans(row, k_u)
+            st.markdown(t("interests.map_line", user=user.user, k=k_u, cos=f"{pairwise_cosine(vecs[0][mask[0]]):.2f}",
+                          km=f"{pairwise_cosine(km):.2f}"))
     st.caption(f"Marker size: popularity. Numbered dots: the {len(h)} behaviours the model reads, oldest first. "
                "Red crosses: what the user did next (held out). Stars: where the model thinks the user's interests are.")
+
+
+def ins_kmeans(row: int, k: int):
+    """k-means (k clusters) on this user's history item vectors: S1's reference for the map's line."""
+    from engine.recsys.interests import kmeans_interests
+
+    one = split.test
+    sub = type(one)(users=one.users[row:row + 1], hist=one.hist[row:row + 1], lens=one.lens[row:row + 1],
+                    targets=one.targets[row:row + 1], seen=one.seen[row:row + 1])
+    vecs, mask = kmeans_interests(items, sub, np.array([k]), seed=cfg.seed)
+    return vecs[0][mask[0]], mask[0]
 
 
 def item_picker_search() -> int | None:

@@ -11,6 +11,7 @@ from engine.recsys import inspect as ins
 from engine.recsys.run import encode_users
 from engine.retrieval import IndexSpec, VectorIndex
 from pages.common import MODEL_LABELS, friendly_errors, group_of, has_titles, item_picker, pick_run, user_picker
+from pages.i18n import t
 
 st.title("🎯 Nearest items")
 st.markdown("Serving a recall model is a nearest-neighbour search: each user vector $v_u^{(k)}$ asks faiss for the items "
@@ -115,13 +116,18 @@ def recommendations() -> None:
 
     cols = {}
     active = np.flatnonzero(umask[row])
-    for k in active:
-        cols["interest %d" % (k + 1) if model.multi_interest else "user vector"] = [cell(i) for i in rec.per_interest[k]]
+    sep = ins.separation_for_user(uvecs[row], umask[row], items, user.seen, group) if model.multi_interest else None
+    for a, k in enumerate(active):
+        head = (t("interests.nearest_head", k=k + 1, cat=names[sep.lists[a].majority] if sep.lists[a].majority >= 0 else "—",
+                  purity=f"{sep.lists[a].purity:.0%}") if sep is not None else "user vector")
+        cols[head] = [cell(i) for i in rec.per_interest[k]]
     cols[f"merged (λ = {lam:g})"] = [cell(i) for i in rec.merged]
     cols[f"merged {what}"] = [cat_names[split.item_category[i]] if i > 0 else "" for i in rec.merged]
     df = pd.DataFrame(cols, index=pd.RangeIndex(1, n + 1, name="rank"))
     styled = df.style.map(lambda v: "background-color: #d9f2d9; font-weight: 600" if isinstance(v, str) and v.startswith("🎯") else "")
     st.dataframe(styled, width="stretch", height=min(35 * n + 40, 780))
+    if sep is not None:
+        st.caption(t("interests.nearest_caption", what=what))
     st.caption(f"Index: {spec_text} · merged with λ = {lam:g} · top {n}. 🎯 green: an item user {user.user} really consumed later (held out, {len(future)} items). "
                f"Per-interest columns are what each of the {len(active)} interest vector(s) retrieves alone; the merged list keeps "
                "the best score per item (λ = 0), or ComiRec's greedy pick. Raise λ and watch Diversity rise, and often Recall fall.")

@@ -8,7 +8,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine.recsys import inspect as ins
-from pages.common import MODEL_LABELS, friendly_errors, group_of, pick_run, user_picker
+from pages.common import MODEL_LABELS, friendly_errors, group_of, pick_run, run_for, user_picker
+from pages.i18n import t
 
 MAX_K = 8
 P_GRID = np.round(np.linspace(0, 20, 81), 2)
@@ -95,6 +96,8 @@ else:
         else:
             norm, start = "ComiRec eq. 3", ("ComiRec-DR starts from b_ij = 0, so iteration 1 is uniform; agreement then pulls each "
                                             "behaviour toward one interest (bold: a row's largest weight, where one leads).")
+        if cfg.remedy:
+            start = t("interests.start_seeded")
         st.caption(f"Each row is a behaviour (oldest first) and sums to one over the user's interests ({norm}). {start}")
 
     coupling_view(rv, cols)
@@ -106,18 +109,71 @@ else:
     f1.update_layout(title="Entropy of a behaviour's couplings (mean, nats)", xaxis_title="iteration", yaxis_title="nats",
                      height=320, margin=dict(t=50), yaxis=dict(rangemode="tozero"))
     c1.plotly_chart(f1, width="stretch", key="entropy")
-    f2 = go.Figure([go.Scatter(x=list(range(1, rv.iterations + 1)), y=rv.capsule_lengths[:, j], mode="lines+markers", name=cols[j])
-                    for j in range(rv.k)])
-    f2.update_layout(title="Capsule length |u_j| (squash keeps it below 1)", xaxis_title="iteration", height=320,
-                     margin=dict(t=50), yaxis=dict(range=[0, 1]))
-    c2.plotly_chart(f2, width="stretch", key="lengths")
-    st.caption("Lower entropy: behaviours have made up their minds. A long capsule is an interest many behaviours agree on.")
+    gath = ins.gathered(rv)  # [r, K]
+    f2 = go.Figure([go.Scatter(x=list(range(1, rv.iterations + 1)), y=gath[:, j], mode="lines+markers", name=cols[j])
+                    for j in range(rv.k) if rv.mask[j]])
+    f2.update_layout(title=t("interests.gathered_title"), xaxis_title=t("interests.iteration"), yaxis_title=t("interests.behaviours"),
+                     height=320, margin=dict(t=50), yaxis=dict(rangemode="tozero"))
+    c2.plotly_chart(f2, width="stretch", key="gathered")
+    st.caption(t("interests.gathered_caption", n=n))
 
     if cfg.model == "mind":
         kd = ins.dynamic_interest_count(n, K)
         st.markdown(f"**Dynamic interest count** (MIND eq. 9): $K'_u = \\max(1, \\min(K, \\lfloor\\log_2 |I_u|\\rfloor))"
                     f" = \\max(1, \\min({K}, \\lfloor\\log_2 {n}\\rfloor)) = {kd}$ — this user gets {kd} of the {K} interests; "
                     "the others are switched off (no behaviour routes to them).")
+
+# -- collapse and cure: the paper as written beside the remedy (protocol S1) ------------------------
+s_group, s_names, s_what = group_of(split)
+
+
+def separation_panel(r, picked: bool) -> None:
+    """One run's interests for the page's user: run-level S1 (test beside validation), the user's K x K cosines, each interest's majority."""
+    variant = t("interests.variant_remedy") if r.config.remedy else t("interests.variant_paper")
+    st.markdown("**" + (t("interests.this_run", variant=variant) if picked else variant) + "**")
+    m = r.metrics
+    if "test/interest_cosine" in m:
+        cov = t("interests.coverage_part", cov=f"{m['test/topic_coverage']:.2f}") if "test/topic_coverage" in m else ""
+        st.markdown(t("interests.run_line", cos=f"{m['test/interest_cosine']:.2f}", val_cos=f"{m.get('val/interest_cosine', float('nan')):.2f}",
+                      pur=f"{m['test/interest_purity@10']:.2f}", dis=f"{m['test/interest_distinct']:.2f}", coverage=cov,
+                      recall=f"{m['test/recall@50']:.3f}", val_recall=f"{m['val/recall@50']:.3f}"))
+    else:
+        st.info(t("interests.not_measured"))
+    with friendly_errors():
+        rv_r = ins.routing(r.model, user.hist)
+    sv = ins.separation_for_user(rv_r.interests, rv_r.mask, r.model.item_vectors().detach().numpy(), user.seen, s_group)
+    if len(sv.active) < 2:
+        st.info(t("interests.single_interest"))
+        return
+    labels = [str(j + 1) for j in sv.active]
+    fig = go.Figure(go.Heatmap(z=sv.cosine, x=labels, y=labels, zmin=-1, zmax=1, colorscale="RdBu_r",
+                               text=np.round(sv.cosine, 2), texttemplate="%{text}",
+                               colorbar=dict(title="cos"), hovertemplate="%{y} · %{x}: cos = %{z:.2f}<extra></extra>"))
+    fig.update_layout(title=t("interests.cosine_title"), height=320, margin=dict(t=50, b=10),
+                      xaxis=dict(title=t("interests.cosine_axis"), type="category"),
+                      yaxis=dict(title=t("interests.cosine_axis"), type="category", autorange="reversed"))
+    st.plotly_chart(fig, width="stretch", key=f"interest_cosine_{'picked' if picked else 'other'}")
+    st.markdown(t("interests.user_line", cos=f"{sv.mean_cosine:.2f}", distinct=len({x.majority for x in sv.lists}),
+                  k=len(sv.active), what=s_what))
+    st.dataframe(pd.DataFrame({
+        t("interests.col_interest"): labels,
+        t("interests.col_majority", what=s_what): [s_names[x.majority] if x.majority >= 0 else "—" for x in sv.lists],
+        t("interests.col_purity"): [x.purity for x in sv.lists],
+        t("interests.col_top"): [", ".join(titles[i] for i in x.items[:3]) for x in sv.lists],
+    }), hide_index=True, width="stretch",
+        column_config={t("interests.col_purity"): st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.1f")})
+
+
+st.subheader(t("interests.section"))
+st.caption(t("interests.section_intro"))
+other_cfg = cfg.variant(paper=cfg.remedy)
+other_name = t("interests.variant_paper") if cfg.remedy else t("interests.variant_remedy")
+other = run_for(other_cfg, t("interests.train_counterpart", variant=other_name))
+left, right = st.columns(2)
+for col, (r, picked) in zip((left, right), [(other, False), (run, True)] if cfg.remedy else [(run, True), (other, False)]):
+    with col:
+        separation_panel(r, picked)
+st.caption(t("interests.interests_table_caption", what=s_what))
 
 # -- each interest's top items ---------------------------------------------------------------------
 st.subheader("What each interest retrieves")
@@ -142,7 +198,7 @@ if cfg.model in ("mind", "comirec-dr") and len(active) > 1:
         c1, c2 = st.columns([3, 2])
         target = c1.selectbox("Target item e_i (the user's held-out future first)", opts, key="target",
                               format_func=lambda i: ("🎯 " if i in future else "") + titles[i])
-        p = c2.slider("p", 0.0, 20.0, float(cfg.p if cfg.model == "mind" else 2.0), 0.25, key="p",
+        p = c2.slider("p", 0.0, 20.0, min(20.0, float(cfg.p if cfg.model == "mind" else 2.0)), 0.25, key="p",
                       help="The attention power; MIND trains with p = %s." % (cfg.p,))
         curve = ins.attention_over_p(rv.interests, rv.mask, items[target], P_GRID)  # [P, K]
         now = ins.attention_over_p(rv.interests, rv.mask, items[target], [p])[0]

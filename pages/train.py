@@ -9,11 +9,13 @@ import streamlit as st
 from engine import store
 from engine.recsys.run import MODELS, RecsysConfig
 from pages.common import DEFAULT_EPOCHS, MODEL_LABELS, choice, friendly_errors, stored_runs, train_in_status
+from pages.i18n import t
 
 MULTI = ("mind", "comirec-dr", "comirec-sa")
 METRICS = [("test/recall@20", "Recall@20"), ("test/ndcg@20", "NDCG@20"), ("test/hitrate@20", "HitRate@20"),
            ("test/recall@50", "Recall@50"), ("test/ndcg@50", "NDCG@50"), ("test/hitrate@50", "HitRate@50"),
-           ("test/diversity@50", "Diversity@50"), ("seconds_per_epoch", "s / epoch")]
+           ("test/diversity@50", "Diversity@50"), ("test/interest_cosine", "interest cos"), ("test/interest_distinct", "distinct"),
+           ("test/topic_coverage", "coverage"), ("seconds_per_epoch", "s / epoch")]
 
 st.title("🏋️ Train and compare")
 st.markdown("Every model here turns a history into one or $K$ user vectors and is trained as extreme classification "
@@ -39,6 +41,7 @@ with st.form("train_form"):
     readout = c[1].radio("GRU4Rec readout", ["last", "mean"], key="readout", format_func={"last": "last state", "mean": "mean pooling"}.get)
     epochs = c[2].slider("Epochs (at most; early stopping)", 1, 100, DEFAULT_EPOCHS, key="epochs")
     lr = c[3].select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], value=1e-3, key="lr", format_func=lambda x: f"{x:g}")
+    paper = st.toggle(t("interests.paper_faithful"), value=False, key="paper_faithful", help=t("interests.paper_faithful_help"))
     go_train = st.form_submit_button("Train (or reuse stored runs)", type="primary")
 st.caption("A run is stored under its config hash: asking for the same config again — here, after a restart, or from "
            "`python -m engine recsys train` — reuses it instead of training.")
@@ -49,6 +52,7 @@ def config_for(model: str, seed: int) -> RecsysConfig:
     kw: dict = dict(model=model, dataset=ch.dataset, seed=seed, maxlen=maxlen, dim=dim, epochs=epochs, lr=lr, loss=loss)
     if model in MULTI:
         kw["k"] = k
+        kw["paper_faithful"] = paper
     if model in ("mind", "comirec-dr"):
         kw["iterations"] = iterations
     if model == "gru4rec":
@@ -82,22 +86,23 @@ for r in runs:
     rows.append({"model": MODEL_LABELS.get(c.model, c.model), "seed": c.seed, "d": c.dim, "L": c.maxlen,
                  "K": c.k if c.model in MULTI else None, "r": c.iterations if c.model in ("mind", "comirec-dr") else None,
                  "loss": c.loss, "readout": c.readout if c.model == "gru4rec" else None, "lr": c.lr,
+                 t("interests.remedy_label"): (t("interests.remedy_yes") if c.remedy else t("interests.remedy_no")) if c.model in MULTI else None,
                  "epochs": m.get("epochs_run"), **{label: m.get(key) for key, label in METRICS}, "run": r["path"].name})
 df = pd.DataFrame(rows)
 num = {label: st.column_config.NumberColumn(format="%.4f") for _, label in METRICS}
 num["s / epoch"] = st.column_config.NumberColumn(format="%.2f")
 st.dataframe(df, hide_index=True, width="stretch", column_config=num, key="results")
 
-setting = ["model", "d", "L", "K", "r", "loss", "readout", "lr"]
-agg = df.fillna({"K": 0, "r": 0, "readout": "-"}).groupby(setting, dropna=False)
+setting = ["model", "d", "L", "K", "r", "loss", "readout", "lr", t("interests.remedy_label")]
+agg = df.fillna({"K": 0, "r": 0, "readout": "-", t("interests.remedy_label"): "-"}).groupby(setting, dropna=False)
 summary = agg[[label for _, label in METRICS]].agg(["mean", "std"])
 counts = agg.size()
 if (counts > 1).any():
     st.markdown("**Mean ± std over seeds** (settings trained with more than one seed)")
     out = pd.DataFrame(index=summary.index)
     out["seeds"] = counts
-    for _, label in METRICS[:7]:
-        out[label] = [f"{mu:.4f} ± {sd:.4f}" if n > 1 else f"{mu:.4f}" for mu, sd, n in
+    for _, label in METRICS[:-1]:
+        out[label] = ["–" if pd.isna(mu) else f"{mu:.4f} ± {sd:.4f}" if n > 1 else f"{mu:.4f}" for mu, sd, n in
                       zip(summary[(label, "mean")], summary[(label, "std")].fillna(0), counts)]
     st.dataframe(out[counts > 1].reset_index(), hide_index=True, width="stretch", key="summary")
 

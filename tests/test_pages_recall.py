@@ -28,6 +28,7 @@ def tiny_runs(tmp_path_factory):
     os.environ["EMBEDLAB_RUNS_DIR"] = str(root)
     runs = {m: train(RecsysConfig(model=m, **TINY), runs_root=root) for m in ("youtubednn", "comirec-sa", "comirec-dr", "mind")}
     runs["mind-short"] = train(RecsysConfig(model="mind", maxlen=5, **TINY), runs_root=root)
+    runs["comirec-dr-paper"] = train(RecsysConfig(model="comirec-dr", paper_faithful=True, **TINY), runs_root=root)
     yield runs
     if old is None:
         os.environ.pop("EMBEDLAB_RUNS_DIR", None)
@@ -86,7 +87,13 @@ def test_train_page_lists_stored_runs_trains_new_ones_and_reuses_them(tiny_runs)
     at = page("pages/train.py")
     table = next(d.value for d in at.dataframe if "Recall@50" in d.value.columns)
     assert set(table["model"]) == {"YouTubeDNN", "ComiRec-SA", "ComiRec-DR", "MIND"}
-    assert table.loc[table["model"] == "ComiRec-DR", "Recall@50"].iloc[0] == pytest.approx(tiny_runs["comirec-dr"].metrics["test/recall@50"])
+    dr = tiny_runs["comirec-dr"]
+    row = table.loc[table["run"] == dr.path.name].iloc[0]
+    assert row["Recall@50"] == pytest.approx(dr.metrics["test/recall@50"])
+    # S1 beside recall: the remedy's interest cosine, and which variant each multi-interest run is
+    assert row["interest cos"] == pytest.approx(dr.metrics["test/interest_cosine"])
+    assert row["remedy"] == "seeded routing"
+    assert set(table.loc[table["model"] == "ComiRec-DR", "remedy"]) == {"seeded routing", "paper as written"}
     assert len(arr(chart(at, "Validation Recall@50")["data"][0]["x"])) >= 1
 
     at.multiselect(key="models").set_value(["gru4rec"])
@@ -212,7 +219,11 @@ def test_routing_page_comirec_dr_K_slider_stops_at_the_trained_K(tiny_runs):
     at = select_run(page("pages/routing.py"), tiny_runs["comirec-dr"])
     assert at.slider(key="k").max == tiny_runs["comirec-dr"].config.k
     spec = chart(at, "ComiRec-DR: coupling weights")
-    first = spec["frames"][0]["data"][0]["text"]  # iteration 1 starts from b_ij = 0: uniform, no row has a favourite
+    first = spec["frames"][0]["data"][0]["text"]  # seeded routing (the remedy): iteration 1 already leans
+    assert any(c.startswith("<b>") for cells in first for c in cells)
+    at = select_run(at, tiny_runs["comirec-dr-paper"])
+    spec = chart(at, "ComiRec-DR: coupling weights")
+    first = spec["frames"][0]["data"][0]["text"]  # as in the paper, iteration 1 starts from b_ij = 0: uniform, no favourite
     assert not any(c.startswith("<b>") for cells in first for c in cells)
 
 
@@ -322,3 +333,45 @@ def test_home_lists_current_runs_but_not_those_of_older_model_code(tiny_runs):
         assert tiny_runs["mind"].path.name in listed and old.name not in listed
     finally:
         shutil.rmtree(old)
+
+
+# -- interest separation (protocol S1) on the pages -------------------------------------------------
+def test_routing_page_shows_the_paper_and_the_remedy_side_by_side_with_each_users_interest_cosines(tiny_runs):
+    run = tiny_runs["mind"]
+    assert run.config.remedy  # the app's default MIND trains with the remedy
+    at = select_run(page("pages/routing.py"), run)
+    row = at.selectbox(key="user").value
+    cos = [s for title, s in charts(at).items() if title == "cosine between interests"]
+    cos = [s for c in at.get("plotly_chart") for s in [json.loads(c.proto.spec)]
+           if (s["layout"].get("title") or {}).get("text") == "cosine between interests"]
+    assert len(cos) == 2  # the paper as written, and the remedy
+    for spec in cos:
+        z = arr(spec["data"][0]["z"])
+        k = int(np.sqrt(z.size))
+        z = z.reshape(k, k)
+        np.testing.assert_allclose(np.diag(z), 1.0, atol=1e-5)
+        np.testing.assert_allclose(z, z.T, atol=1e-6)
+    texts = " ".join(m.value for m in at.markdown)
+    assert "as in the paper" in texts and "with the remedy" in texts and "interest cosine" in texts
+    # the counterpart run was trained and stored: the paper-as-written MIND of the same config
+    from engine.recsys.run import list_runs
+
+    paper = [r for r in list_runs() if r["config"] == run.config.variant(paper=True)]
+    assert len(paper) == 1 and "test/interest_cosine" in paper[0]["metrics"]
+    # behaviours gathered per interest: every behaviour's weights sum to one, so the interests share all n
+    gathered = chart(at, "Behaviours each interest gathers")
+    n = int(run.split.test.lens[row])
+    total = sum(arr(tr["y"]) for tr in gathered["data"])
+    np.testing.assert_allclose(total, n, atol=1e-3)
+
+
+def test_nearest_page_heads_each_interest_with_its_majority_category_and_purity(tiny_runs):
+    at = select_run(page("pages/nearest.py"), tiny_runs["mind"])
+    table = next(d.value for d in at.dataframe if any(str(c).startswith("merged (") for c in d.value.columns))
+    heads = [c for c in table.columns if str(c).startswith("interest ")]
+    assert heads and all(" · " in h and h.endswith("%") for h in heads), heads
+
+
+def test_map_page_states_the_users_interest_cosine_beside_kmeans(tiny_runs):
+    at = select_run(page("pages/map.py"), tiny_runs["mind"])
+    assert any("mean pairwise cosine" in m.value and "k-means" in m.value for m in at.markdown)
