@@ -15,7 +15,7 @@ from engine.progress import terminal
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     from engine.recsys.run import MODELS
 
-    p.add_argument("--dataset", default="ml-100k", help="ml-100k, synthetic, or a path to a CSV/TSV log (user, item, timestamp)")
+    p.add_argument("--dataset", default="ml-100k", help="ml-100k, synthetic, synthetic-scale (1M items; --syn-* resize it), or a path to a CSV/TSV log (user, item, timestamp)")
     p.add_argument("--data-dir", default=None, help="directory that holds ml-100k/ (default: $EMBEDLAB_DATA_DIR or ./data)")
     p.add_argument("--runs-dir", default=None, help="where runs are stored without --out (default: $EMBEDLAB_RUNS_DIR or ./runs)")
     p.add_argument("--maxlen", type=int, default=20, help="history length (default 20)")
@@ -53,7 +53,7 @@ def synthetic_from_args(args):
     """The SyntheticConfig the --syn-* flags describe (None unless --dataset synthetic); shared with `recsys bench`."""
     from engine.data.synthetic import SyntheticConfig
 
-    if args.dataset != "synthetic":
+    if args.dataset not in ("synthetic", "synthetic-scale"):
         return None
     changes = {
         k: v
@@ -63,6 +63,12 @@ def synthetic_from_args(args):
         ).items()
         if v is not None
     }
+    if args.dataset == "synthetic-scale":  # the million-item catalogue, engine/data/scale.py
+        from dataclasses import replace
+
+        from engine.data.scale import SCALE_DEFAULT
+
+        return replace(SCALE_DEFAULT, **changes)
     return SyntheticConfig(**changes)
 
 
