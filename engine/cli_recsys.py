@@ -101,17 +101,24 @@ def config_from_args(args, model: str | None = None, seed: int | None = None):
 def _train(args) -> int:
     from engine.recsys.run import train
 
+    from engine.recsys import distributed
+
     config = config_from_args(args)
-    run = train(
-        config,
-        data_dir=args.data_dir,
-        runs_root=args.runs_dir,
-        progress=terminal if not args.quiet else (lambda f, m: None),
-        out=args.out,
-        threads=args.threads,
-        force=args.force,
-    )
-    print(json.dumps({"path": str(run.path), "metrics": run.metrics}, sort_keys=True))
+    ctx = distributed.init() if args.distributed else None
+    try:
+        run = train(
+            config,
+            data_dir=args.data_dir,
+            runs_root=args.runs_dir,
+            progress=terminal if not args.quiet and distributed.is_main(ctx) else (lambda f, m: None),
+            out=args.out,
+            threads=args.threads,
+            force=args.force,
+        )
+    finally:
+        distributed.cleanup()
+    if distributed.is_main(ctx):
+        print(json.dumps({"path": str(run.path), "metrics": run.metrics}, sort_keys=True))
     return 0
 
 
@@ -134,6 +141,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--out", default=None, help="run directory (default: the run store, keyed by the config hash)")
     t.add_argument("--force", action="store_true", help="retrain even if a complete run with this config exists")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel under torchrun (DDP; gloo on CPU, nccl on GPU): torchrun --nproc-per-node 2 -m engine recsys train ... --distributed")
     _add_config_args(t)
     t.set_defaults(func=_train)
 

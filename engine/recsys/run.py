@@ -34,6 +34,7 @@ from engine.errors import ConfigError
 from engine.progress import Progress, silent
 from engine.recsys.base import RecModel
 from engine.recsys.comirec_dr import ComiRecDR
+from engine.recsys import distributed
 from engine.recsys.comirec_sa import ComiRecSA
 from engine.recsys.evaluate import evaluate
 from engine.recsys.gru4rec import GRU4Rec
@@ -240,14 +241,15 @@ def fit(
     rng = np.random.default_rng(config.seed)  # batch order
     opt = make_optimizer(model, param_groups(model, config.weight_decay), config.lr)  # Adam (SparseAdam for a sparse item table)
     best, best_state, bad = -1.0, None, 0
+    ctx = distributed.current()  # None unless launched by torchrun with --distributed
+    step_loss = distributed.loss_fn(model, ctx)  # model.loss, or through DDP
     for epoch in range(1, config.epochs + 1):
         model.train()
         order = torch.from_numpy(rng.permutation(n))
         t0 = time.perf_counter()
         total, batches = 0.0, 0
-        for i in range(0, n, config.batch_size):
-            idx = order[i : i + config.batch_size]
-            loss = model.loss(hist[idx], lens[idx], target[idx])
+        for i, idx in distributed.batches(order, config.batch_size, ctx):  # this process's share of each batch
+            loss = step_loss(hist[idx], lens[idx], target[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -301,6 +303,8 @@ def train(
     t0 = time.perf_counter()
     history = fit(model, split, config, progress, on_epoch)
     train_seconds = time.perf_counter() - t0
+    if not distributed.is_main():  # torchrun: rank 0 alone evaluates and writes the run
+        return TrainedRun(config=config, model=model, split=split, metrics={}, history=history, path=path)
     model.eval()
     test_vecs, test_mask = encode_users(model, split.test.hist, split.test.lens)
     items = model.item_vectors().detach().numpy().astype(np.float32)
