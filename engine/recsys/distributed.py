@@ -96,3 +96,14 @@ def batches(order: np.ndarray | torch.Tensor, batch_size: int, ctx: Context | No
     mine = order[torch.tensor(list(iter(sampler)), dtype=torch.long)]
     for j in range(0, len(mine), per_rank):
         yield j * ctx.world, mine[j : j + per_rank]
+
+
+def table_bytes(n_rows: int, dim: int = 64, moments: int = 2, bytes_per_float: int = 4) -> int:
+    """Bytes to train an embedding table: weights plus Adam's `moments` per row (d x 4 x (1 + 2))."""
+    return int(n_rows) * int(dim) * bytes_per_float * (1 + moments)
+
+
+def rows_that_fit(memory_bytes: float, dim: int = 64, moments: int = 2, share: float = 0.5) -> int:
+    """Rows one machine can train when `share` of its memory goes to the table (the rest: activations,
+    data, the other parameters); past that, TorchRec shards the table over machines."""
+    return int(memory_bytes * share // table_bytes(1, dim, moments))
