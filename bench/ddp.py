@@ -9,6 +9,7 @@ epoch's training seconds (rank 0's clock; validation excluded). Each process use
 from __future__ import annotations
 
 import argparse
+import shlex
 import json
 import os
 import subprocess
@@ -50,7 +51,7 @@ def main() -> int:
             r = one(model, procs, args.dataset, Path(args.work) / f"{model}-{procs}", args.epochs)
             rows.append(r)
             print(r, flush=True)
-    meta = {"command": "OMP_NUM_THREADS=1 python bench/ddp.py " + " ".join(sys.argv[1:]), "machine": machine_line(),
+    meta = {"command": "OMP_NUM_THREADS=1 python bench/ddp.py " + shlex.join(sys.argv[1:]), "machine": machine_line(),
             "dataset": args.dataset, "load_start_end": [round(load0, 2), round(os.getloadavg()[0], 2)], "note": args.note,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     (HERE / "ddp.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))

@@ -9,6 +9,7 @@ item embeddings: topic clusters, popularity-dependent norms), cached under --cac
 from __future__ import annotations
 
 import argparse
+import shlex
 import json
 import os
 import platform
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = sweep(vecs, queries, default_settings(len(vecs)), k=args.k, log=lambda m: print(m, flush=True))
     tg = targets(rows, args.k)
     load1 = os.getloadavg()
-    cmd = "OMP_NUM_THREADS=1 python bench/faiss_scale.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    cmd = "OMP_NUM_THREADS=1 python bench/faiss_scale.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     meta = {
         "command": cmd.strip(),
         "machine": machine_line(),

@@ -12,6 +12,7 @@ FULL_SOFTMAX_MAX_BYTES of logits is refused by the engine; its bytes are still l
 from __future__ import annotations
 
 import argparse
+import shlex
 import json
 import sys
 import time
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         row["sampled_sparse_ms"] = step_ms(n, "sampled", True, args.batch, args.steps)
         rows.append(row)
         print(row, flush=True)
-    meta = {"command": "OMP_NUM_THREADS=1 python bench/softmax_scale.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    meta = {"command": "OMP_NUM_THREADS=1 python bench/softmax_scale.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
             "machine": machine_line(), "threads": args.threads, "batch": args.batch, "note": args.note,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     Path(args.out + ".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
