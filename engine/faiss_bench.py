@@ -129,7 +129,7 @@ def sweep(
             row = {**base, "param": {"ivf": "nprobe", "ivfpq": "nprobe", "hnsw": "efSearch"}.get(s.spec.kind, ""),
                    "value": v, **measure(index, queries, exact_ids, k, nq)}
             rows.append(row)
-            log(f"  {row['param']}={v}: recall@{k} {row[f'recall@{k}']:.3f}, p50 {row['p50_ms']:.3f} ms, "
+            log(f"  {row['param'] or '-'}={v}: recall@{k} {row[f'recall@{k}']:.3f}, p50 {row['p50_ms']:.3f} ms, "
                 f"p99 {row['p99_ms']:.3f} ms, {row['qps_batch']:.0f} q/s")
         del index
     return rows
