@@ -142,7 +142,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--force", action="store_true", help="retrain even if a complete run with this config exists")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--distributed", action="store_true",
-                   help="data-parallel under torchrun (DDP; gloo on CPU, nccl on GPU): torchrun --nproc-per-node 2 -m engine recsys train ... --distributed")
+                   help="data-parallel under torchrun (DDP, gloo backend): torchrun --nproc-per-node 2 -m engine recsys train ... --distributed")
     _add_config_args(t)
     t.set_defaults(func=_train)
 

@@ -8,7 +8,9 @@ batch order, and DDP averages the gradients, so with G processes of `batch_size 
 a step equals one step of one process over the whole `batch_size` batch (a loss that is a mean over
 examples: the full softmax; the sampled softmax's in-batch negatives are then each process's own).
 Validation runs on every process (same weights, so the same early-stopping decision without a
-message); rank 0 alone writes the run directory. Backend: nccl where CUDA exists, else gloo.
+message); rank 0 alone writes the run directory. Backend: gloo (CPU tensors). nccl needs the model
+and batches on each process's GPU (cuda:LOCAL_RANK), which this CPU trainer does not do yet; the
+backend is `EMBEDLAB_DDP_BACKEND` for when it does.
 
 Across machines the same command takes torchrun's rendezvous flags:
     torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29400 -m engine recsys train ... --distributed
@@ -40,7 +42,7 @@ def init(backend: str | None = None) -> Context:
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
         raise ConfigError("--distributed needs torchrun: run `torchrun --nproc-per-node 2 -m engine recsys train ... --distributed`.")
     if not dist.is_initialized():
-        dist.init_process_group(backend or ("nccl" if torch.cuda.is_available() else "gloo"))
+        dist.init_process_group(backend or os.environ.get("EMBEDLAB_DDP_BACKEND", "gloo"))
     return current()
 
 
