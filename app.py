@@ -12,6 +12,7 @@ from engine.data.datasets import available
 from engine.data.uploads import list_uploads
 from engine.threads import set_threads
 from pages.common import DATASET_KEY, SEED_KEY
+from pages.i18n import t
 
 
 @st.cache_resource
@@ -30,6 +31,7 @@ SECTIONS = {
         ("pages/map.py", "Embedding map", "🗺️", "map"),
         ("pages/routing.py", "Routing", "🔀", "routing"),
         ("pages/nearest.py", "Nearest items", "🎯", "nearest"),
+        ("pages/scale.py", t("scale.nav"), "📈", "scale"),
     ],
     "Medical imaging": [("pages/xray.py", "Chest X-ray", "🩻", "xray")],
 }

@@ -15,7 +15,7 @@ from engine.progress import terminal
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     from engine.recsys.run import MODELS
 
-    p.add_argument("--dataset", default="ml-100k", help="ml-100k, synthetic, or a path to a CSV/TSV log (user, item, timestamp)")
+    p.add_argument("--dataset", default="ml-100k", help="ml-100k, synthetic, synthetic-scale (1M items; --syn-* resize it), or a path to a CSV/TSV log (user, item, timestamp)")
     p.add_argument("--data-dir", default=None, help="directory that holds ml-100k/ (default: $EMBEDLAB_DATA_DIR or ./data)")
     p.add_argument("--runs-dir", default=None, help="where runs are stored without --out (default: $EMBEDLAB_RUNS_DIR or ./runs)")
     p.add_argument("--maxlen", type=int, default=20, help="history length (default 20)")
@@ -57,7 +57,7 @@ def synthetic_from_args(args):
     """The SyntheticConfig the --syn-* flags describe (None unless --dataset synthetic); shared with `recsys bench`."""
     from engine.data.synthetic import SyntheticConfig
 
-    if args.dataset != "synthetic":
+    if args.dataset not in ("synthetic", "synthetic-scale"):
         return None
     changes = {
         k: v
@@ -67,6 +67,12 @@ def synthetic_from_args(args):
         ).items()
         if v is not None
     }
+    if args.dataset == "synthetic-scale":  # the million-item catalogue, engine/data/scale.py
+        from dataclasses import replace
+
+        from engine.data.scale import SCALE_DEFAULT
+
+        return replace(SCALE_DEFAULT, **changes)
     return SyntheticConfig(**changes)
 
 
@@ -102,17 +108,24 @@ def config_from_args(args, model: str | None = None, seed: int | None = None):
 def _train(args) -> int:
     from engine.recsys.run import train
 
+    from engine.recsys import distributed
+
     config = config_from_args(args)
-    run = train(
-        config,
-        data_dir=args.data_dir,
-        runs_root=args.runs_dir,
-        progress=terminal if not args.quiet else (lambda f, m: None),
-        out=args.out,
-        threads=args.threads,
-        force=args.force,
-    )
-    print(json.dumps({"path": str(run.path), "metrics": run.metrics}, sort_keys=True))
+    ctx = distributed.init() if args.distributed else None
+    try:
+        run = train(
+            config,
+            data_dir=args.data_dir,
+            runs_root=args.runs_dir,
+            progress=terminal if not args.quiet and distributed.is_main(ctx) else (lambda f, m: None),
+            out=args.out,
+            threads=args.threads,
+            force=args.force,
+        )
+    finally:
+        distributed.cleanup()
+    if distributed.is_main(ctx):
+        print(json.dumps({"path": str(run.path), "metrics": run.metrics}, sort_keys=True))
     return 0
 
 
@@ -135,6 +148,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--out", default=None, help="run directory (default: the run store, keyed by the config hash)")
     t.add_argument("--force", action="store_true", help="retrain even if a complete run with this config exists")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel under torchrun (DDP, gloo backend): torchrun --nproc-per-node 2 -m engine recsys train ... --distributed")
     _add_config_args(t)
     t.set_defaults(func=_train)
 

@@ -1,7 +1,12 @@
 """One faiss wrapper for every nearest-neighbour search in the project (items and images).
 
-Kinds: exact (`IndexFlatIP`), IVF (`IndexIVFFlat`, nlist / nprobe) and HNSW (`IndexHNSWFlat`,
-M / efSearch). Metric: inner product, or cosine (inner product of L2-normalised vectors).
+Kinds: exact (`IndexFlatIP`), IVF (`IndexIVFFlat`, nlist / nprobe), IVF-PQ (`IndexIVFPQ`: nlist /
+nprobe, `pq_m` sub-quantizers of `pq_nbits` bits: pq_m * pq_nbits / 8 bytes per vector plus its
+8-byte id), PQ alone (`IndexPQ`, every code scanned: no ids, no lists) and HNSW (`IndexHNSWFlat`, M / efSearch). Metric: inner product, or cosine (inner product
+of L2-normalised vectors). `train_sample` > 0 trains the IVF coarse quantizer (and PQ codebooks) on
+that many rows drawn with `seed` instead of all of them (a 1M-row catalogue needs no more than a few
+hundred thousand). `tune` changes nprobe / efSearch without a rebuild; `memory_bytes` is the size of
+the serialised index (what it costs to hold in memory).
 Rows may be excluded per query (R1 excludes padding and each user's history).
 """
 from __future__ import annotations
@@ -19,7 +24,7 @@ TIE_MARGIN = 32
 
 @dataclass(frozen=True)
 class IndexSpec:
-    kind: Literal["exact", "ivf", "hnsw"] = "exact"
+    kind: Literal["exact", "ivf", "ivfpq", "pq", "hnsw"] = "exact"
     metric: Literal["ip", "cosine"] = "ip"
     nlist: int = 32
     nprobe: int = 4
@@ -27,6 +32,9 @@ class IndexSpec:
     ef_search: int = 64
     ef_construction: int = 80
     seed: int = 0
+    pq_m: int = 16
+    pq_nbits: int = 8
+    train_sample: int = 0  # 0: train IVF / PQ on every row
 
 
 def _as_f32(x: np.ndarray) -> np.ndarray:
@@ -47,17 +55,31 @@ class VectorIndex:
             faiss.normalize_L2(x)
         if spec.kind == "exact":
             index: faiss.Index = faiss.IndexFlatIP(self.d)
-        elif spec.kind == "ivf":
+        elif spec.kind in ("ivf", "ivfpq"):
             if spec.nlist < 1 or spec.nlist > self.n:
                 raise ConfigError(f"IVF nlist must be between 1 and the number of vectors ({self.n}); got {spec.nlist}.")
             if not 1 <= spec.nprobe <= spec.nlist:
                 raise ConfigError(f"nprobe ({spec.nprobe}) must be between 1 and nlist ({spec.nlist}): lower nprobe or raise nlist.")
             quantizer = faiss.IndexFlatIP(self.d)
-            index = faiss.IndexIVFFlat(quantizer, self.d, spec.nlist, faiss.METRIC_INNER_PRODUCT)
+            if spec.kind == "ivf":
+                index = faiss.IndexIVFFlat(quantizer, self.d, spec.nlist, faiss.METRIC_INNER_PRODUCT)
+            else:
+                if spec.pq_m < 1 or self.d % spec.pq_m:
+                    raise ConfigError(f"IVF-PQ's pq_m ({spec.pq_m}) must divide the vector size ({self.d}); try {self.d // 4} or {self.d // 8}.")
+                if not 1 <= spec.pq_nbits <= 16:
+                    raise ConfigError(f"pq_nbits must be between 1 and 16; got {spec.pq_nbits}.")
+                index = faiss.IndexIVFPQ(quantizer, self.d, spec.nlist, spec.pq_m, spec.pq_nbits, faiss.METRIC_INNER_PRODUCT)
+                index.pq.cp.seed = spec.seed
             index.cp.seed = spec.seed
-            index.train(x)
+            index.train(self._training_rows(x, spec))
             index.nprobe = spec.nprobe
             self._quantizer = quantizer  # keep alive
+        elif spec.kind == "pq":
+            if spec.pq_m < 1 or self.d % spec.pq_m or not 1 <= spec.pq_nbits <= 16:
+                raise ConfigError(f"PQ's pq_m ({spec.pq_m}) must divide the vector size ({self.d}) and pq_nbits be 1-16.")
+            index = faiss.IndexPQ(self.d, spec.pq_m, spec.pq_nbits, faiss.METRIC_INNER_PRODUCT)
+            index.pq.cp.seed = spec.seed
+            index.train(self._training_rows(x, spec))
         elif spec.kind == "hnsw":
             if spec.hnsw_m < 2:
                 raise ConfigError(f"HNSW M must be at least 2; got {spec.hnsw_m}.")
@@ -65,9 +87,29 @@ class VectorIndex:
             index.hnsw.efConstruction = spec.ef_construction
             index.hnsw.efSearch = max(1, spec.ef_search)
         else:
-            raise ConfigError(f"Unknown index kind {spec.kind!r}; choose exact, ivf or hnsw.")
+            raise ConfigError(f"Unknown index kind {spec.kind!r}; choose exact, ivf, ivfpq, pq or hnsw.")
         index.add(x)
         self.index = index
+
+    @staticmethod
+    def _training_rows(x: np.ndarray, spec: IndexSpec) -> np.ndarray:
+        if spec.train_sample <= 0 or spec.train_sample >= len(x):
+            return x
+        rows = np.sort(np.random.default_rng(spec.seed).choice(len(x), spec.train_sample, replace=False))
+        return np.ascontiguousarray(x[rows])
+
+    def tune(self, nprobe: int | None = None, ef_search: int | None = None) -> None:
+        """Change the search-time knobs of a built index (IVF: nprobe; HNSW: efSearch)."""
+        if nprobe is not None and self.spec.kind in ("ivf", "ivfpq"):
+            if not 1 <= nprobe <= self.spec.nlist:
+                raise ConfigError(f"nprobe ({nprobe}) must be between 1 and nlist ({self.spec.nlist}).")
+            self.index.nprobe = int(nprobe)
+        if ef_search is not None and self.spec.kind == "hnsw":
+            self.index.hnsw.efSearch = max(1, int(ef_search))
+
+    def memory_bytes(self) -> int:
+        """Bytes of the serialised index: vectors or codes, ids, graph links and trained tables."""
+        return int(faiss.serialize_index(self.index).nbytes)
 
     def search(
         self,

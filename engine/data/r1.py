@@ -2,7 +2,8 @@
 
 Implemented once here; the trainer, the CLI, the app, the benchmarks and the tests all call
 `make_r1`. Steps 1-6 (filtering, re-indexing, ordering, user split, examples) live here; steps
-7-8 (retrieval, metrics) live in engine/recsys/evaluate.py.
+7-8 (retrieval, metrics) live in engine/recsys/evaluate.py. Vectorised (numpy over all users at
+once) so that it also serves a 200,000-user, 1,000,000-item catalogue (engine/data/scale.py).
 """
 from __future__ import annotations
 
@@ -79,8 +80,8 @@ def filter_log(log: pd.DataFrame, min_count: int = 5) -> pd.DataFrame:
 def reindex_items(log: pd.DataFrame) -> np.ndarray:
     """Step 2: raw ids ordered by descending count, ties by raw id ascending; row r = item index r+1."""
     counts = log["item"].value_counts()
-    order = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return np.array([k for k, _ in order], dtype=np.int64)
+    ids, c = counts.index.to_numpy(dtype=np.int64), counts.to_numpy(dtype=np.int64)
+    return ids[np.lexsort((ids, -c))]  # last key first: count descending, then raw id ascending
 
 
 def _pad(seqs: list[np.ndarray], maxlen: int) -> tuple[np.ndarray, np.ndarray]:
@@ -91,6 +92,24 @@ def _pad(seqs: list[np.ndarray], maxlen: int) -> tuple[np.ndarray, np.ndarray]:
         out[r, : len(s)] = s
         lens[r] = len(s)
     return out, lens
+
+
+def _windows(flat: np.ndarray, starts: np.ndarray, lens: np.ndarray, maxlen: int, chunk: int = 1 << 18) -> tuple[np.ndarray, ...]:
+    """Step 5 for many users at once: for each sequence flat[s : s+n] (in the given order) and each
+    t = 1..n-1, the left-aligned 0-padded history seq[max(0, t-maxlen):t], its length and target seq[t]."""
+    per_user = np.maximum(lens - 1, 0)
+    N = int(per_user.sum())
+    first = np.repeat(starts, per_user)  # [N] where each example's sequence starts in flat
+    t = np.arange(N, dtype=np.int64) - np.repeat(np.cumsum(per_user) - per_user, per_user) + 1  # [N] 1..n-1
+    hist = np.zeros((N, maxlen), dtype=np.int64)
+    hlen = np.minimum(t, maxlen)
+    cols = np.arange(maxlen, dtype=np.int64)
+    for a in range(0, N, chunk):  # chunks keep the [chunk, maxlen] index arrays small
+        b = min(N, a + chunk)
+        src = (first[a:b] + t[a:b] - hlen[a:b])[:, None] + cols[None, :]  # [c, L]
+        valid = cols[None, :] < hlen[a:b, None]
+        hist[a:b] = np.where(valid, flat[np.where(valid, src, 0)], 0)
+    return hist, hlen, flat[first + t], t
 
 
 def _eval_set(users: np.ndarray, sequences: dict[int, np.ndarray], maxlen: int) -> EvalSet:
@@ -120,7 +139,13 @@ def make_r1(data: Interactions, seed: int, maxlen: int = 20) -> R1Split:
     index_of = pd.Series(np.arange(1, len(raw_ids) + 1), index=raw_ids)
     log = log.assign(idx=log["item"].map(index_of).to_numpy())
     log = log.sort_values(["user", "timestamp"], kind="stable")  # step 3 (stable: ties in file order)
-    sequences = {int(u): g["idx"].to_numpy(dtype=np.int64) for u, g in log.groupby("user", sort=True)}
+    flat = log["idx"].to_numpy(dtype=np.int64)  # every user's sequence, users ascending, back to back
+    log_users = log["user"].to_numpy(dtype=np.int64)
+    cuts = np.flatnonzero(np.diff(log_users)) + 1
+    user_ids = log_users[np.concatenate([[0], cuts])]  # ascending
+    seq_start = np.concatenate([[0], cuts]).astype(np.int64)
+    seq_len = np.diff(np.concatenate([seq_start, [len(flat)]]))
+    sequences = dict(zip(user_ids.tolist(), np.split(flat, cuts)))
 
     # Step 4: user split
     rng = np.random.default_rng(seed)
@@ -130,14 +155,9 @@ def make_r1(data: Interactions, seed: int, maxlen: int = 20) -> R1Split:
     train_users, val_users, test_users = perm[:n_train], perm[n_train : n_train + n_val], perm[n_train + n_val :]
 
     # Step 5: training examples from train users only
-    hists, targets, owners = [], [], []
-    for u in train_users:
-        seq = sequences[int(u)]
-        for t in range(1, len(seq)):
-            hists.append(seq[max(0, t - maxlen) : t])
-            targets.append(seq[t])
-            owners.append(u)
-    train_hist, train_len = _pad(hists, maxlen)
+    row = np.searchsorted(user_ids, train_users)  # train users, in perm order
+    train_hist, train_len, targets, _ = _windows(flat, seq_start[row], seq_len[row], maxlen)
+    owners = np.repeat(np.asarray(train_users, dtype=np.int64), np.maximum(seq_len[row] - 1, 0))
 
     I = len(raw_ids)
     items = data.items.reindex(raw_ids)
@@ -146,11 +166,10 @@ def make_r1(data: Interactions, seed: int, maxlen: int = 20) -> R1Split:
     category_names = sorted(cats.unique().tolist())
     cat_index = {c: i for i, c in enumerate(category_names)}
     item_category = np.concatenate([[-1], cats.map(cat_index).to_numpy(dtype=np.int64)])
-    item_count = np.zeros(I + 1, dtype=np.int64)
-    np.add.at(item_count, log["idx"].to_numpy(), 1)
-    train_item_count = np.zeros(I + 1, dtype=np.int64)
-    for u in train_users:
-        np.add.at(train_item_count, sequences[int(u)], 1)
+    item_count = np.bincount(flat, minlength=I + 1).astype(np.int64)
+    is_train = np.zeros(len(user_ids), dtype=bool)
+    is_train[row] = True
+    train_item_count = np.bincount(flat[np.repeat(is_train, seq_len)], minlength=I + 1).astype(np.int64)
     item_topic = None
     if "topic" in items.columns:
         item_topic = np.concatenate([[-1], items["topic"].fillna(-1).to_numpy(dtype=np.int64)])

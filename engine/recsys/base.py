@@ -12,6 +12,14 @@ table `item_emb` (input and output embeddings are shared), and trains with `loss
   `n_negatives` items drawn by popularity, each logit corrected by -log Q(item) (the logQ
   correction of Yi et al., RecSys 2019, for in-batch negatives; Jean et al., ACL 2015, for
   sampled ones), the target included, so the estimate stays unbiased toward popular items.
+  Its cost grows with B x (B + n_negatives), never with the catalogue: from `SPARSE_ITEMS_FROM`
+  items on, the item table also gets sparse gradients (only the rows a batch touches; the trainer
+  then steps it with SparseAdam, engine/recsys/optim.py), since a dense [I+1, d] gradient and Adam
+  update per step would cost O(I d) again.
+
+The full softmax materialises a [B, I+1] logit matrix (and as much for its gradient and the
+history mask); above `FULL_SOFTMAX_MAX_BYTES` for the logits alone it refuses with a ConfigError
+that says the cost, before allocating anything.
 
 How a multi-interest model picks one vector for the target in training is its own
 (`train_user_vector`): MIND's label-aware attention, ComiRec's argmax.
@@ -23,6 +31,29 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from engine.errors import ConfigError
+
+
+FULL_SOFTMAX_MAX_BYTES = 1 << 30  # float32 [B, I+1] logits above 1 GiB: use the sampled softmax
+SPARSE_ITEMS_FROM = 100_000  # sampled softmax with at least this many items: sparse item-table gradients
+
+
+def full_softmax_bytes(batch: int, n_classes: int) -> int:
+    """Bytes of one float32 [batch, n_classes] logit matrix (the gradient and the mask come on top)."""
+    return int(batch) * int(n_classes) * 4
+
+
+def check_full_softmax(batch: int, n_classes: int) -> None:
+    """Refuse a full softmax whose logit matrix alone would exceed FULL_SOFTMAX_MAX_BYTES."""
+    need = full_softmax_bytes(batch, n_classes)
+    if need > FULL_SOFTMAX_MAX_BYTES:
+        raise ConfigError(
+            f"A full softmax over {n_classes - 1:,} items with batch {batch} needs a [{batch}, {n_classes:,}] logit matrix: "
+            f"{batch} x {n_classes:,} x 4 bytes = {need / 2**30:.1f} GiB of float32, about 3 times that with its gradient and "
+            f"the history mask, on every step (the limit is {FULL_SOFTMAX_MAX_BYTES / 2**30:.0f} GiB). Use --loss sampled "
+            f"(sampled softmax with logQ correction), or a batch below {max(1, FULL_SOFTMAX_MAX_BYTES // (4 * n_classes))}."
+        )
 
 
 @dataclass
@@ -120,7 +151,8 @@ class RecModel(nn.Module):
         self.loss_kind = loss
         self.n_negatives = int(n_negatives)
         self.mask_history = bool(mask_history)
-        self.item_emb = nn.Embedding(self.n_items + 1, self.dim, padding_idx=0)  # [I+1, d], row 0 = padding
+        sparse = loss == "sampled" and self.n_items >= SPARSE_ITEMS_FROM
+        self.item_emb = nn.Embedding(self.n_items + 1, self.dim, padding_idx=0, sparse=sparse)  # [I+1, d], row 0 = padding
         nn.init.normal_(self.item_emb.weight, std=self.dim**-0.5)
         with torch.no_grad():
             self.item_emb.weight[0].zero_()
@@ -178,6 +210,7 @@ class RecModel(nn.Module):
         if self.loss_kind == "sampled":
             nll = self._sampled_softmax(user, items, hist, target)
         else:
+            check_full_softmax(user.shape[0], items.shape[0])
             logits = user @ items.T  # [B, I+1]
             logits = logits.masked_fill(self._excluded(hist, target, logits.shape[1]), -float("inf"))
             nll = F.cross_entropy(logits, target)
@@ -199,7 +232,11 @@ class RecModel(nn.Module):
         b = user.shape[0]
         negatives = torch.multinomial(self.log_q.exp(), self.n_negatives, replacement=True)  # [N]
         cand = torch.cat([target, negatives])  # [B + N]: in-batch targets, then popularity samples
-        logits = user @ items[cand].T  # [B, B+N]
+        if self.item_emb.sparse:  # gradient only for the B+N candidate rows
+            cand_emb = F.embedding(cand, self.item_emb.weight, sparse=True)
+        else:
+            cand_emb = items[cand]
+        logits = user @ cand_emb.T  # [B, B+N]
         # logQ: in-batch candidates were sampled with the data's popularity too; same Q for both.
         logits = logits - self.log_q[cand][None, :]
         same = cand[None, :] == target[:, None]  # the positive, or a duplicate of it

@@ -28,17 +28,20 @@ import torch
 from engine import store
 from engine.data.datasets import load_dataset
 from engine.data.r1 import EvalSet, R1Split, make_r1
+from engine.data import scale
 from engine.data.synthetic import SyntheticConfig
 from engine.errors import ConfigError
 from engine.progress import Progress, silent
 from engine.recsys.base import RecModel
 from engine.recsys.comirec_dr import ComiRecDR
+from engine.recsys import distributed
 from engine.recsys.comirec_sa import ComiRecSA
 from engine.recsys.evaluate import evaluate
 from engine.recsys.gru4rec import GRU4Rec
 from engine.recsys.interests import interest_metrics
 from engine.recsys.mind import MIND
 from engine.recsys.mostpop import MostPop
+from engine.recsys.optim import make_optimizer
 from engine.recsys.version import CODE_VERSION, code_version, is_current
 from engine.recsys.youtubednn import YouTubeDNN
 from engine.threads import set_threads
@@ -88,8 +91,8 @@ class RecsysConfig:
     """Everything a recall run depends on. Fields left None take the model's default (MODEL_DEFAULTS)."""
 
     model: str = "youtubednn"
-    dataset: str = "ml-100k"  # "ml-100k", "synthetic" or a path to a CSV/TSV log
-    synthetic: SyntheticConfig | None = None  # only for dataset == "synthetic" (None: SyntheticConfig())
+    dataset: str = "ml-100k"  # "ml-100k", "synthetic", "synthetic-scale" or a path to a CSV/TSV log
+    synthetic: SyntheticConfig | None = None  # only for the synthetic datasets (None: SyntheticConfig() / scale.SCALE_DEFAULT)
     seed: int = 0
     maxlen: int = 20
     dim: int = 64
@@ -125,7 +128,9 @@ class RecsysConfig:
             object.__setattr__(self, "synthetic", SyntheticConfig(**self.synthetic))
         if self.dataset == "synthetic" and self.synthetic is None:
             object.__setattr__(self, "synthetic", SyntheticConfig())
-        if self.dataset != "synthetic" and self.synthetic is not None:
+        if self.dataset == scale.NAME and self.synthetic is None:  # the million-item catalogue (engine/data/scale.py)
+            object.__setattr__(self, "synthetic", scale.SCALE_DEFAULT)
+        if self.dataset not in ("synthetic", scale.NAME) and self.synthetic is not None:
             object.__setattr__(self, "synthetic", None)
         if self.loss not in ("softmax", "sampled"):
             raise ConfigError(f"loss must be 'softmax' or 'sampled', not {self.loss!r}.")
@@ -175,6 +180,8 @@ def get_split(dataset: str, seed: int, maxlen: int = 20, synthetic: SyntheticCon
 
 @lru_cache(maxsize=16)
 def _split(dataset, seed, maxlen, synthetic, data_dir) -> R1Split:
+    if dataset == scale.NAME:  # vectorised generator, split cached on disk and memory-mapped
+        return scale.load_split(synthetic, seed, maxlen, scale.default_cache_dir(data_dir))
     data = load_dataset(dataset, data_dir, synthetic_config=synthetic)
     return make_r1(data, seed, maxlen)
 
@@ -257,16 +264,17 @@ def fit(
     target = torch.from_numpy(split.train_target)  # [N]
     n = len(target)
     rng = np.random.default_rng(config.seed)  # batch order
-    opt = torch.optim.Adam(param_groups(model, config.weight_decay), lr=config.lr)
+    opt = make_optimizer(model, param_groups(model, config.weight_decay), config.lr)  # Adam (SparseAdam for a sparse item table)
     best, best_state, bad = -1.0, None, 0
+    ctx = distributed.current()  # None unless launched by torchrun with --distributed
+    step_loss = distributed.loss_fn(model, ctx)  # model.loss, or through DDP
     for epoch in range(1, config.epochs + 1):
         model.train()
         order = torch.from_numpy(rng.permutation(n))
         t0 = time.perf_counter()
         total, batches = 0.0, 0
-        for i in range(0, n, config.batch_size):
-            idx = order[i : i + config.batch_size]
-            loss = model.loss(hist[idx], lens[idx], target[idx])
+        for i, idx in distributed.batches(order, config.batch_size, ctx):  # this process's share of each batch
+            loss = step_loss(hist[idx], lens[idx], target[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -320,6 +328,8 @@ def train(
     t0 = time.perf_counter()
     history = fit(model, split, config, progress, on_epoch)
     train_seconds = time.perf_counter() - t0
+    if not distributed.is_main():  # torchrun: rank 0 alone evaluates and writes the run
+        return TrainedRun(config=config, model=model, split=split, metrics={}, history=history, path=path)
     model.eval()
     test_vecs, test_mask = encode_users(model, split.test.hist, split.test.lens)
     items = model.item_vectors().detach().numpy().astype(np.float32)
