@@ -12,6 +12,7 @@ from engine.data.datasets import available
 from engine.data.uploads import list_uploads
 from engine.threads import set_threads
 from pages.common import DATASET_KEY, SEED_KEY
+from pages.i18n import t
 
 
 @st.cache_resource
@@ -31,6 +32,7 @@ SECTIONS = {
         ("pages/routing.py", "Routing", "🔀", "routing"),
         ("pages/nearest.py", "Nearest items", "🎯", "nearest"),
     ],
+    t("rank.nav_section"): [("pages/rank.py", t("rank.nav_title"), "🏁", "rank")],
     "Medical imaging": [("pages/xray.py", "Chest X-ray", "🩻", "xray")],
 }
 nav = {

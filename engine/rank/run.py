@@ -209,14 +209,14 @@ def fit(model: Ranker, split: R1Split, config: RankConfig, progress: Progress = 
     return history
 
 
-def _stored_weights(config: RankConfig, runs_root=None) -> tuple[dict, list[dict]] | None:
-    """The weights and history of a stored run with the same training settings (any recall run)."""
+def _stored_weights(config: RankConfig, runs_root=None) -> tuple[dict, list[dict], dict] | None:
+    """The weights, history and metrics of a stored run with the same training settings (any recall run)."""
     key = training_key(config)
     for p in store.list_runs(KIND, runs_root):
         try:
             if training_key(RankConfig.from_dict(store.load_json(p / "config.json"))) == key:
                 hist = store.load_json(p / "history.json") if (p / "history.json").exists() else []
-                return store.load_state(p / "model.pt"), hist
+                return store.load_state(p / "model.pt"), hist, store.load_json(p / "metrics.json")
         except (ConfigError, TypeError, json.JSONDecodeError, OSError):
             continue
     return None
@@ -234,12 +234,14 @@ def load_recall(recall_run: str | Path, config: RankConfig, data_dir=None):
     return rec
 
 
-def evaluate(model: Ranker, split: R1Split, recall_model=None) -> dict[str, float]:
-    """Every R2 metric on validation and test users, flat keys."""
+def evaluate(model: Ranker, split: R1Split, recall_model=None, known: dict | None = None) -> dict[str, float]:
+    """Every R2 metric on validation and test users, flat keys (AUCs taken from `known` when it has them:
+    they do not depend on the recall run)."""
     out: dict[str, float] = {}
     for part, es in (("val", split.val), ("test", split.test)):
         for ratio in protocol.AUC_RATIOS:
-            out[f"{part}/auc" + ("" if ratio == 1 else f"@1:{ratio}")] = protocol.auc(model, split, es, ratio)
+            key = f"{part}/auc" + ("" if ratio == 1 else f"@1:{ratio}")
+            out[key] = known[key] if known and key in known else protocol.auc(model, split, es, ratio)
         if recall_model is not None:
             out.update({f"{part}/{k}": v for k, v in protocol.two_stage(model, recall_model, es).metrics.items()})
     return out
@@ -270,13 +272,14 @@ def train(config: RankConfig, data_dir=None, runs_root=None, progress: Progress 
     train_seconds = time.perf_counter() - t0
     model.eval()
     progress(0.95, "evaluating AUC and two-stage metrics")
-    metrics = evaluate(model, split, recall.model if recall else None)
+    metrics = evaluate(model, split, recall.model if recall else None, known=stored[2] if stored else None)
     secs = [h["seconds"] for h in history]
     metrics.update({
         "seconds_per_epoch": float(np.median(secs)) if secs else 0.0,
         "epochs_run": len(history),
         "best_epoch": int(max(history, key=lambda h: h["val/auc"])["epoch"]) if history else 0,
-        "train_seconds": train_seconds if stored is None else 0.0,
+        "train_seconds": train_seconds if stored is None else stored[2].get("train_seconds", 0.0),
+        "weights_reused": stored is not None,
         "n_parameters": int(sum(p.numel() for p in model.parameters())),
         "threads": int(torch.get_num_threads()),
     })
