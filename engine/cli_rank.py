@@ -14,8 +14,8 @@ from engine.progress import terminal
 def _config(args, **extra):
     from engine.rank.run import RankConfig
 
-    fields = dict(dataset=args.dataset, maxlen=args.maxlen, dim=args.dim, cat_dim=args.cat_dim, act=args.act,
-                  negatives=args.negatives, n_negatives=args.n_negatives, epochs=args.epochs, lr=args.lr,
+    fields = dict(dataset=getattr(args, "dataset", "synthetic"), maxlen=args.maxlen, dim=args.dim, cat_dim=args.cat_dim, act=args.act,
+                  negatives=args.negatives, n_negatives=args.n_negatives, loss=args.loss, epochs=args.epochs, lr=args.lr,
                   batch_size=args.batch_size, patience=args.patience, weight_decay=args.weight_decay)
     return RankConfig(**{k: v for k, v in fields.items() if v is not None}, **extra)
 
@@ -36,11 +36,13 @@ def _bench(args) -> int:
     from engine.rank.bench import run_bench
 
     base = _config(args)
-    overrides = {k: getattr(base, k) for k in ("maxlen", "dim", "cat_dim", "act", "negatives", "n_negatives", "epochs", "lr",
+    overrides = {k: getattr(base, k) for k in ("maxlen", "dim", "cat_dim", "act", "negatives", "n_negatives", "loss", "epochs", "lr",
                                                "batch_size", "patience", "weight_decay")
                  if getattr(args, k, None) is not None}
     for dataset in args.datasets:
-        out = run_bench(dataset, args.seeds, args.bench_dir, args.data_dir, args.runs_dir, args.threads, overrides,
+        table = f"rank_{dataset.replace('-', '')}{args.table_suffix}"
+        out = run_bench(dataset, args.seeds, args.bench_dir, args.data_dir, args.runs_dir, args.threads, overrides, table=table,
+                        ablations=not args.no_ablations,
                         progress=terminal if not args.quiet else (lambda f, m: None))
         print(f"wrote {out}")
     return 0
@@ -55,6 +57,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--act", choices=("prelu", "dice"), default=None, help="MLP activation (default prelu; dice: DIN eq. 9)")
     p.add_argument("--negatives", choices=("uniform", "popularity"), default=None, help="how training negatives are drawn")
     p.add_argument("--n-negatives", type=int, default=None, help="negatives per training example")
+    p.add_argument("--loss", choices=("bce", "softmax"), default=None, help="target loss: bce (the papers') or softmax over positive + negatives")
     for name, typ, what in (("epochs", int, "maximum epochs"), ("lr", float, "Adam learning rate"),
                             ("batch-size", int, "training batch size"),
                             ("patience", int, "epochs without a better validation AUC before stopping"),
@@ -85,5 +88,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--datasets", nargs="+", default=["ml-100k", "synthetic"])
     b.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     b.add_argument("--bench-dir", default="bench")
+    b.add_argument("--no-ablations", action="store_true", help="BaseModel, DIN and DIEN only (a settings grid)")
+    b.add_argument("--table-suffix", default="", help="appended to the table's file name (rank_<dataset><suffix>.md)")
     _common(b)
     b.set_defaults(func=_bench)

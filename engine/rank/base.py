@@ -116,8 +116,18 @@ class Ranker(nn.Module):
     def forward(self, hist: torch.Tensor, lens: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    loss_kind: str = "bce"  # "bce": the papers' log loss; "softmax": the positive (column 0) against its negatives
+
+    def target_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """L_target on [B, C] logits: the papers' pointwise log loss (DIN eq. 5, DIEN eq. 5), or with loss_kind
+        "softmax" a sampled softmax of the positive (column 0) against the example's own negatives (a deviation:
+        closer to the recall models' listwise training, so the ranker learns to order near-misses)."""
+        if self.loss_kind == "softmax":
+            return F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long))
+        return F.binary_cross_entropy_with_logits(logits, labels)
+
     def loss(self, hist, lens, items, labels, aux_negatives=None) -> tuple[torch.Tensor, dict]:
-        """Target log loss on [B, C] candidates with labels [B, C] in {0, 1}; returns (loss, parts)."""
+        """Target loss on [B, C] candidates with labels [B, C] in {0, 1}; returns (loss, parts)."""
         logits = self(hist, lens, items)
-        target = F.binary_cross_entropy_with_logits(logits, labels)
+        target = self.target_loss(logits, labels)
         return target, {"target": float(target.detach())}

@@ -156,7 +156,7 @@ class DIEN(Ranker):
     def loss(self, hist, lens, items, labels, aux_negatives=None) -> tuple[torch.Tensor, dict]:
         e, h = self.extract(hist)
         logits = self(hist, lens, items, _extracted=(e, h))
-        target = F.binary_cross_entropy_with_logits(logits, labels)
+        target = self.target_loss(logits, labels)
         parts = {"target": float(target.detach())}
         if self.aux_weight > 0 and aux_negatives is not None:
             aux = self.aux_loss(h, e, hist, aux_negatives)

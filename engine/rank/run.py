@@ -62,6 +62,7 @@ class RankConfig:
     aux_weight: float = 1.0  # DIEN only: alpha of eq. 7 (0: no auxiliary loss)
     negatives: str = "uniform"  # training negatives: "uniform" or "popularity"
     n_negatives: int = 1  # negatives per training example (DIN and DIEN papers: 1)
+    loss: str = "bce"  # "bce" (the papers' log loss) or "softmax" (positive against its n negatives)
     epochs: int | None = None
     lr: float | None = None
     batch_size: int | None = None
@@ -91,6 +92,8 @@ class RankConfig:
             raise ConfigError(f"act must be 'prelu' or 'dice', not {self.act!r}.")
         if self.negatives not in ("uniform", "popularity"):
             raise ConfigError(f"negatives must be 'uniform' or 'popularity', not {self.negatives!r}.")
+        if self.loss not in ("bce", "softmax"):
+            raise ConfigError(f"loss must be 'bce' or 'softmax', not {self.loss!r}.")
         if self.n_negatives < 1:
             raise ConfigError("n_negatives must be at least 1.")
         if self.aux_weight < 0 or self.batch_size < 1 or self.lr <= 0 or self.dim < 1 or self.cat_dim < 1:
@@ -142,7 +145,9 @@ def build_ranker(config: RankConfig, split: R1Split) -> Ranker:
     kw = dict(dim=config.dim, cat_dim=config.cat_dim, maxlen=config.maxlen, act=config.act)
     if config.model == "dien":
         kw.update(evolution=config.evolution, aux_weight=config.aux_weight)
-    return MODELS[config.model](split.n_items, torch.as_tensor(split.item_category), **kw)
+    model = MODELS[config.model](split.n_items, torch.as_tensor(split.item_category), **kw)
+    model.loss_kind = config.loss
+    return model
 
 
 # -- training -------------------------------------------------------------------------------------
