@@ -139,10 +139,9 @@ else:
                         format_func=lambda i: ("🎯 " if i in targets else "") + titles[i])
     av = ins.attention_view(ranker, hist, [cand])
     if av.kind == "dien":
-        st.latex(r"a_t=\frac{\exp(h_t W e_a)}{\sum_j \exp(h_j W e_a)},\qquad \tilde u'_t = a_t\, u'_t,\qquad "
-                 r"h'_t=(1-\tilde u'_t)\circ h'_{t-1}+\tilde u'_t\circ \tilde h'_t")
+        st.latex(t("rank.latex_dien"))
     else:
-        st.latex(r"v_U(A)=\sum_j a(e_j, v_A)\, e_j \quad (\text{no softmax})")
+        st.latex(t("rank.latex_din"))
     fa = go.Figure(go.Bar(x=hist_labels, y=av.attention[0], name="a_t"))
     fa.update_layout(title=t("rank.att_title_dien" if av.kind == "dien" else "rank.att_title_din", item=titles[cand]),
                      height=360, margin=dict(t=50), xaxis=dict(tickangle=-45))
