@@ -68,7 +68,7 @@ if model == "dien":
     alphas = sorted({float(r["config"].aux_weight) for r in runs})
     alpha = c2.select_slider(t("rank.alpha"), alphas, value=alphas[-1] if 1.0 not in alphas else 1.0, key="alpha",
                              format_func=lambda a: f"{a:g}", help=t("rank.alpha_help"))
-    runs = [r for r in runs if float(r["config"].aux_weight) == alpha]
+    runs = sorted((r for r in runs if float(r["config"].aux_weight) == alpha), key=lambda r: r["config"].evolution != "augru")  # AUGRU first
 by_path = {str(r["path"]): r for r in runs}
 path = st.selectbox(t("rank.ranker_run"), list(by_path), key="ranker_run",
                     format_func=lambda p: t("rank.run_label", label=by_path[p]["config"].label, auc=by_path[p]["metrics"]["test/auc"],

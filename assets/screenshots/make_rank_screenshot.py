@@ -24,7 +24,9 @@ def main() -> None:
         page.goto(f"{url}/rank?user={row}")
         page.get_by_text("PCA of the AUGRU states").first.wait_for(timeout=600_000)
         page.wait_for_timeout(4000)
-        page.screenshot(path=str(HERE / "rank.png"), full_page=True)
+        page.get_by_text("Before and after re-ranking").first.scroll_into_view_if_needed()
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(HERE / "rank.png"))
         print("saved", HERE / "rank.png")
         browser.close()
 
