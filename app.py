@@ -33,6 +33,7 @@ SECTIONS = {
         ("pages/nearest.py", "Nearest items", "🎯", "nearest"),
         ("pages/scale.py", t("scale.nav"), "📈", "scale"),
     ],
+    t("rank.nav_section"): [("pages/rank.py", t("rank.nav_title"), "🏁", "rank")],
     "Medical imaging": [("pages/xray.py", "Chest X-ray", "🩻", "xray")],
 }
 nav = {

@@ -1,0 +1,1 @@
+"""The ranking stage (protocol R2): target-aware CTR models that re-order recalled candidates."""
