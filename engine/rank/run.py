@@ -42,7 +42,9 @@ RANK_CODE_VERSION = 1
 MODELS: dict[str, type[Ranker]] = {"base": BaseModel, "din": DIN, "dien": DIEN}
 LABELS = {"base": "BaseModel", "din": "DIN", "dien": "DIEN"}
 
-# Settings chosen on VALIDATION users (AUC 1:1, seeds 0-2); the grid is in bench/rank_validation.md.
+# The papers' settings are the defaults (1 uniform negative, log loss); epochs stop on validation AUC 1:1.
+# bench/rank_synthetic.md was made with 4 popularity negatives, the softmax loss and 6 epochs (flags);
+# what little was compared on validation users is in its notes.
 _DEFAULTS = dict(epochs=8, lr=2e-3, batch_size=512, patience=2, weight_decay=0.0)
 
 
