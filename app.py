@@ -56,7 +56,7 @@ with st.sidebar:
         t("app.dataset"),
         options,
         key=DATASET_KEY,
-        format_func=lambda n: {"synthetic": t("common.synthetic"), "ml-100k": "MovieLens-100K"}.get(n, t("app.your_log", name=Path(n).name)),
+        format_func={n: {"synthetic": t("common.synthetic"), "ml-100k": "MovieLens-100K"}.get(n, t("app.your_log", name=Path(n).name)) for n in options}.get,
         help=t("app.dataset_help"),
         bind="query-params",
     )

@@ -182,7 +182,7 @@ def user_picker(evalset, key: str = USER_KEY, label: str | None = None) -> int:
     """Pick an evaluation user by raw id, showing history length; returns the row in `evalset`."""
     rows = list(range(len(evalset)))
     return st.selectbox(label or t("common.test_user"), rows, key=key, bind="query-params",
-                        format_func=lambda r: t("common.user_option", user=int(evalset.users[r]), n=int(evalset.lens[r]), held=len(evalset.targets[r])),
+                        format_func={r: t("common.user_option", user=int(evalset.users[r]), n=int(evalset.lens[r]), held=len(evalset.targets[r])) for r in rows}.get,
                         help=t("common.test_user_help"))
 
 

@@ -26,6 +26,7 @@ import streamlit as st
 
 LANGS = ("en", "zh")
 LANG_KEY = "lang"
+PICKER_KEY = "lang_picker"  # the sidebar widget; the language itself is a plain session key (widget state is dropped on runs that skip the widget)
 MISSING_KEY = "_i18n_missing"
 LANG_NAMES = {"en": "English", "zh": "中文"}
 CATALOGUE_DIR = Path(__file__).resolve().parents[1] / "assets" / "i18n"
@@ -117,13 +118,17 @@ def resolve_lang() -> str:
 
 
 def _lang_changed() -> None:
-    st.query_params[LANG_KEY] = st.session_state[LANG_KEY]
+    lang = st.session_state.get(PICKER_KEY)
+    if lang in LANGS:
+        st.session_state[LANG_KEY] = lang
+        st.query_params[LANG_KEY] = lang
 
 
 def language_picker() -> str:
     """The sidebar's language switch (call inside `with st.sidebar`, after `resolve_lang`)."""
-    return st.radio(t("app.language"), LANGS, key=LANG_KEY, format_func=LANG_NAMES.get, horizontal=True,
-                    on_change=_lang_changed)
+    st.session_state[PICKER_KEY] = current_lang()  # follows the URL and the session, not only clicks
+    st.radio(t("app.language"), LANGS, key=PICKER_KEY, format_func=LANG_NAMES.get, horizontal=True, on_change=_lang_changed)
+    return current_lang()
 
 
 def error_text(e: Exception) -> str:

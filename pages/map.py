@@ -54,7 +54,7 @@ def view(m: projection.Map) -> None:
     colour = a.radio(t("map.colour_by"), [what, t("map.popularity")], key="map_colour", horizontal=True)
     row = user_picker(split.test)
     user = ins.user_view(split.test, row)
-    shows = b.pills(t("map.show"), ["history", "interests", "held-out future"], selection_mode="multi", format_func=lambda o: t("map.show_" + o.replace(" ", "_").replace("-", "_")),
+    shows = b.pills(t("map.show"), ["history", "interests", "held-out future"], selection_mode="multi", format_func={o: t("map.show_" + o.replace(" ", "_").replace("-", "_")) for o in ("history", "interests", "held-out future")}.get,
                     default=["history", "interests", "held-out future"], key="map_show")
     found = item_picker_search()
     xy = m.xy  # row r = item r+1

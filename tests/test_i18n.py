@@ -108,7 +108,7 @@ KEEP = {
     "Recall", "NDCG", "HitRate", "Diversity", "AUC", "ACC", "ROC", "PCA", "t-SNE", "IVF", "HNSW", "MIND", "ComiRec",
     "ComiRec-DR", "ComiRec-SA", "YouTubeDNN", "GRU4Rec", "MostPopular", "MovieLens-100K", "Grad-CAM", "faiss",
     "nlist", "nprobe", "efSearch", "M", "K", "N", "A", "p", "d", "L", "r", "x", "y", "w_ij", "c_ij", "ms", "µs",
-    "Embedding", "Lab",
+    "Embedding", "Lab", "ℹ",
 }
 _STRIP = re.compile(r"%\{[^}]*\}|\{[^}]*\}|<[^>]*>|%[-+ #0]*\d*(?:\.\d+)?[a-zA-Z%]|\$[^$]*\$")
 
@@ -284,7 +284,7 @@ def test_the_browser_locale_picks_the_default_and_the_url_wins(tiny_runs):
 def test_switching_language_in_the_sidebar_translates_the_page_and_the_url(tiny_runs):
     at = open_page("pages/home.py")
     assert at.title[0].value.startswith("🧭")
-    at.radio(key="lang").set_value("zh").run()
+    at.radio(key="lang_picker").set_value("zh").run()
     assert not at.exception
     assert at.session_state["lang"] == "zh"
     assert re.search(r"[\u4e00-\u9fff]", shown_text(at))
