@@ -25,3 +25,21 @@ class ConfigError(EmbedLabError):
 
 class ImageError(EmbedLabError):
     """An input image that cannot be read or used."""
+
+
+class Message(str):
+    """A sentence for a user that is not an error (a warning, a caption), English as the CLI prints it, with a stable
+    `code` and the `params` it was built from so the app can say it in the user's language."""
+
+    code: str | None
+    params: dict
+
+    def __new__(cls, text: str, code: str | None = None, **params) -> "Message":
+        obj = super().__new__(cls, text)
+        obj.code, obj.params = code, params
+        return obj
+
+    @classmethod
+    def of(cls, e: BaseException) -> "Message":
+        """An error's message, keeping its code and params."""
+        return cls(str(e), getattr(e, "code", None), **getattr(e, "params", {}))

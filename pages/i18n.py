@@ -131,8 +131,9 @@ def language_picker() -> str:
     return current_lang()
 
 
-def error_text(e: Exception) -> str:
-    """An engine error in the session's language: `errors.<code>` filled with its params, else its English message."""
+def error_text(e: Exception | str) -> str:
+    """An engine error or message (engine.errors.Message) in the session's language: `errors.<code>` filled with its
+    params, else its English text."""
     code = getattr(e, "code", None)
     if code:
         key = f"errors.{code}"

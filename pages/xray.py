@@ -97,7 +97,7 @@ with tab_data:
     with c1:
         st.dataframe(df.pivot(index=t("xray.col_split"), columns=t("xray.col_class"), values=t("xray.col_images")).loc[["train", "val", "test"]])
         for w in data.warnings:
-            st.caption(f"ℹ️ {w}")
+            st.caption("ℹ️ " + error_text(w))
     with c2:
         st.plotly_chart(px.bar(df, x=t("xray.col_split"), y=t("xray.col_images"), color=t("xray.col_class"), barmode="group",
                                color_discrete_map={class_label(c): v for c, v in COLORS.items()},
@@ -211,7 +211,7 @@ with tab_train:
 
 def show_analysis(a: Analysis, explainer: XrayExplainer) -> None:
     for w in a.warnings:
-        st.warning(w, icon="⚠️")
+        st.warning(error_text(w), icon="⚠️")
     c1, c2, c3 = st.columns([1, 1, 1])
     c1.metric(t("xray.probability"), f"{a.probability:.2f}")
     c2.metric(t("xray.prediction"), class_label(a.label))
@@ -219,7 +219,7 @@ def show_analysis(a: Analysis, explainer: XrayExplainer) -> None:
     st.markdown(t("xray.preprocessing"))
     cols = st.columns(len(a.pre.steps) + 1)
     for col, (caption, img) in zip(cols, a.pre.steps):
-        col.image(img, caption=caption, width="stretch")
+        col.image(img, caption=error_text(caption), width="stretch")
     cols[-1].image(overlay(a.pre.image, a.heatmap), caption=t("xray.gradcam", label=class_label(a.label)), width="stretch")
     st.markdown(t("xray.nearest"))
     cols = st.columns(max(1, len(a.neighbours)))
@@ -254,6 +254,6 @@ with tab_try:
             if up is None:
                 st.caption(t("xray.drop"))
         if isinstance(result, str):
-            st.error(result, icon="🚫")
+            st.error(error_text(result), icon="🚫")
         elif result is not None:
             show_analysis(result, explainer)

@@ -329,3 +329,38 @@ def test_glossary_lists_every_term_in_both_languages_and_the_search_filters_it(t
     assert [m.value.split(" · ")[0] for m in at.markdown if m.value.startswith("**")] == ["**AUGRU**"]
     at.text_input(key="glossary_q").set_value("no such term").run()
     assert not at.exception and at.info and "no such term" in at.info[0].value
+
+
+def test_real_engine_errors_and_notes_read_the_same_in_english_from_the_catalogue():
+    """The English template of each code reproduces the engine's own message, so no translation drifts from it."""
+    import numpy as np
+
+    from engine.data.images import preprocess
+    from engine.data.uploads import save_upload
+    from engine.errors import EmbedLabError, Message
+    from engine.recsys import inspect as ins
+    from engine.retrieval import IndexSpec, VectorIndex
+    from pages import i18n
+
+    def raised(fn) -> EmbedLabError:
+        with pytest.raises(EmbedLabError) as info:
+            fn()
+        return info.value
+
+    vecs = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32)
+    errors = [
+        raised(lambda: VectorIndex(vecs, IndexSpec(kind="ivf", nlist=4, nprobe=9))),
+        raised(lambda: VectorIndex(vecs, IndexSpec(kind="ivf", nlist=99, nprobe=1))),
+        raised(lambda: preprocess(b"")),
+        raised(lambda: preprocess(b"not an image at all")),
+        raised(lambda: save_upload("clicks.png", b"x")),
+        raised(lambda: save_upload("clicks.csv", b"user,item\n1,2\n")),
+    ]
+    notes = [s for s, _ in preprocess(np.full((40, 60), 7, np.uint8), keep_steps=True).steps]
+    notes += list(preprocess(np.full((40, 60), 7, np.uint8)).warnings)
+    assert len(notes) >= 4 and all(isinstance(n, Message) and n.code for n in notes)
+    for e in errors + notes:
+        assert e.code, e
+        assert i18n.catalogue("en")[f"errors.{e.code}"].format(**e.params) == str(e)
+        zh = i18n.catalogue("zh")[f"errors.{e.code}"].format(**e.params)
+        assert re.search(r"[\u4e00-\u9fff]", zh), zh
