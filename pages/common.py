@@ -59,7 +59,7 @@ def st_progress(label: str) -> tuple[Progress, "st.delta_generator.DeltaGenerato
     bar = st.progress(0.0, text=label)
 
     def progress(fraction: float, message: str) -> None:
-        bar.progress(min(1.0, max(0.0, float(fraction))), text=f"{label} — {message}")
+        bar.progress(min(1.0, max(0.0, float(fraction))), text=f"{label} — {error_text(message)}")  # translated when the engine sends a coded Message
 
     return progress, bar
 
