@@ -15,6 +15,11 @@ A key missing from both catalogues shows as the key itself and is recorded in
 `st.session_state["_i18n_missing"]`, so a test can assert that a page needs no key the catalogues lack.
 Engine errors keep English messages (CLI); `error_text(e)` shows them in the session's language via
 `errors.<code>` in errors.toml, falling back to the English message.
+
+For page authors: no bare text literal may reach a Streamlit call that shows text (tests/test_i18n.py checks
+pages/ and app.py by AST); names of models, metrics and papers stay as they are. Build `format_func` labels
+eagerly (`format_func={v: t(...) for v in options}.get`): AppTest calls format_func outside the session, where a
+lazy `t()` would answer in English. Keep option values language-free and translate only their labels.
 """
 from __future__ import annotations
 
