@@ -21,9 +21,11 @@ $(BIN)/.installed-dev: requirements-dev.txt $(BIN)/.installed
 venv: $(BIN)/.installed
 dev-venv: $(BIN)/.installed-dev
 
-# Browser tests drive Debian's chromium (never `playwright install`).
+# Browser tests drive Debian's chromium (never `playwright install`), with a CJK font for the Chinese pages.
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; }
+	@# Chinese pages render in CJK glyphs, not boxes, only with a CJK font.
+	@fc-list :lang=zh family 2>/dev/null | grep -q . || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; }
 
 app: venv
 	$(BIN)/streamlit run app.py

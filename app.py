@@ -12,7 +12,7 @@ from engine.data.datasets import available
 from engine.data.uploads import list_uploads
 from engine.threads import set_threads
 from pages.common import DATASET_KEY, SEED_KEY
-from pages.i18n import t
+from pages.i18n import language_picker, resolve_lang, t
 
 
 @st.cache_resource
@@ -20,21 +20,23 @@ def _threads() -> int:
     return set_threads()  # torch + faiss share the machine's cores; set once per process
 
 
-st.set_page_config(page_title="Embedding Lab", page_icon="🧭", layout="wide")
+st.set_page_config(page_title=t("app.name"), page_icon="🧭", layout="wide")
 _threads()
+resolve_lang()  # ?lang= in the URL, else this session's choice, else the browser's locale
 
 HERE = Path(__file__).parent
 SECTIONS = {
-    "": [("pages/home.py", "Home", "🏠", "")],
-    "Sequence recall": [
-        ("pages/train.py", "Train and compare", "🏋️", "train"),
-        ("pages/map.py", "Embedding map", "🗺️", "map"),
-        ("pages/routing.py", "Routing", "🔀", "routing"),
-        ("pages/nearest.py", "Nearest items", "🎯", "nearest"),
+    "": [("pages/home.py", t("app.page_home"), "🏠", "")],
+    t("app.section_recall"): [
+        ("pages/train.py", t("app.page_train"), "🏋️", "train"),
+        ("pages/map.py", t("app.page_map"), "🗺️", "map"),
+        ("pages/routing.py", t("app.page_routing"), "🔀", "routing"),
+        ("pages/nearest.py", t("app.page_nearest"), "🎯", "nearest"),
         ("pages/scale.py", t("scale.nav"), "📈", "scale"),
     ],
     t("rank.nav_section"): [("pages/rank.py", t("rank.nav_title"), "🏁", "rank")],
-    "Medical imaging": [("pages/xray.py", "Chest X-ray", "🩻", "xray")],
+    t("app.section_imaging"): [("pages/xray.py", t("app.page_xray"), "🩻", "xray")],
+    t("app.section_reference"): [("pages/glossary.py", t("app.page_glossary"), "📖", "glossary")],
 }
 nav = {
     section: [
@@ -47,18 +49,20 @@ nav = {
 page = st.navigation({s: ps for s, ps in nav.items() if ps})
 
 with st.sidebar:
-    st.markdown("### Recommendation data")
+    language_picker()
+    if (HERE / "pages/glossary.py").exists():
+        st.page_link("pages/glossary.py", label=t("app.glossary_link"), icon="📖")
+    st.markdown(t("app.sidebar_data"))
     options = ["synthetic"] + [n for n, ok in available().items() if ok and n != "synthetic"] + list_uploads()
     st.selectbox(
-        "Dataset",
+        t("app.dataset"),
         options,
         key=DATASET_KEY,
-        format_func=lambda n: {"synthetic": "Synthetic (planted interests)", "ml-100k": "MovieLens-100K"}.get(n, f"Your log: {Path(n).name}"),
-        help="Synthetic data is generated offline and carries its ground truth. MovieLens-100K appears once it is on disk, "
-             "your own logs once uploaded (see Home).",
+        format_func={n: {"synthetic": t("common.synthetic"), "ml-100k": "MovieLens-100K"}.get(n, t("app.your_log", name=Path(n).name)) for n in options}.get,
+        help=t("app.dataset_help"),
         bind="query-params",
     )
-    st.number_input("Split seed", min_value=0, max_value=99, value=0, step=1, key=SEED_KEY,
-                    help="Protocol R1's user split (and training) seed.", bind="query-params")
+    st.number_input(t("app.seed"), min_value=0, max_value=99, value=0, step=1, key=SEED_KEY,
+                    help=t("app.seed_help"), bind="query-params")
 
 page.run()

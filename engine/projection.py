@@ -48,14 +48,14 @@ def project(vectors: np.ndarray, method: str = "tsne", *, perplexity: float = 30
     """Map [N, d] vectors to 2-D with "pca" or "tsne" (cached by content hash; deterministic per seed)."""
     x = np.asarray(vectors, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] < 3:
-        raise ConfigError(f"A map needs at least 3 vectors; got shape {x.shape}.")
+        raise ConfigError(f"A map needs at least 3 vectors; got shape {x.shape}.", code="map_too_small", shape=str(x.shape))
     if method == "pca":
         settings = {"method": "pca"}
     elif method == "tsne":
         if not 1 <= perplexity < x.shape[0]:
-            raise ConfigError(f"t-SNE perplexity must be between 1 and the number of items minus one ({x.shape[0] - 1}); got {perplexity}.")
+            raise ConfigError(f"t-SNE perplexity must be between 1 and the number of items minus one ({x.shape[0] - 1}); got {perplexity}.", code="perplexity_range", max=x.shape[0] - 1, perplexity=perplexity)
         if iterations < 250:
-            raise ConfigError(f"t-SNE needs at least 250 iterations; got {iterations}.")
+            raise ConfigError(f"t-SNE needs at least 250 iterations; got {iterations}.", code="tsne_iterations", iterations=iterations)
         settings = {"method": "tsne", "perplexity": float(perplexity), "iterations": int(iterations), "seed": int(seed)}
     else:
         raise ConfigError(f"Unknown map method {method!r}; choose 'pca' or 'tsne'.")

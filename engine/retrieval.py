@@ -57,9 +57,9 @@ class VectorIndex:
             index: faiss.Index = faiss.IndexFlatIP(self.d)
         elif spec.kind in ("ivf", "ivfpq"):
             if spec.nlist < 1 or spec.nlist > self.n:
-                raise ConfigError(f"IVF nlist must be between 1 and the number of vectors ({self.n}); got {spec.nlist}.")
+                raise ConfigError(f"IVF nlist must be between 1 and the number of vectors ({self.n}); got {spec.nlist}.", code="nlist_range", n=self.n, nlist=spec.nlist)
             if not 1 <= spec.nprobe <= spec.nlist:
-                raise ConfigError(f"nprobe ({spec.nprobe}) must be between 1 and nlist ({spec.nlist}): lower nprobe or raise nlist.")
+                raise ConfigError(f"nprobe ({spec.nprobe}) must be between 1 and nlist ({spec.nlist}): lower nprobe or raise nlist.", code="nprobe_range", nprobe=spec.nprobe, nlist=spec.nlist)
             quantizer = faiss.IndexFlatIP(self.d)
             if spec.kind == "ivf":
                 index = faiss.IndexIVFFlat(quantizer, self.d, spec.nlist, faiss.METRIC_INNER_PRODUCT)
@@ -82,7 +82,7 @@ class VectorIndex:
             index.train(self._training_rows(x, spec))
         elif spec.kind == "hnsw":
             if spec.hnsw_m < 2:
-                raise ConfigError(f"HNSW M must be at least 2; got {spec.hnsw_m}.")
+                raise ConfigError(f"HNSW M must be at least 2; got {spec.hnsw_m}.", code="hnsw_m", m=spec.hnsw_m)
             index = faiss.IndexHNSWFlat(self.d, spec.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = spec.ef_construction
             index.hnsw.efSearch = max(1, spec.ef_search)

@@ -13,6 +13,7 @@ import streamlit as st
 
 from engine.errors import EmbedLabError
 from engine.progress import Progress
+from pages.i18n import error_text, t
 
 DATASET_KEY, SEED_KEY = "dataset", "seed"
 
@@ -44,7 +45,7 @@ class Choice:
 
     @property
     def label(self) -> str:
-        return {"synthetic": "Synthetic (planted interests)", "ml-100k": "MovieLens-100K"}.get(self.dataset, self.dataset)
+        return {"synthetic": t("common.synthetic"), "ml-100k": "MovieLens-100K"}.get(self.dataset, self.dataset)
 
 
 def choice() -> Choice:
@@ -58,7 +59,7 @@ def st_progress(label: str) -> tuple[Progress, "st.delta_generator.DeltaGenerato
     bar = st.progress(0.0, text=label)
 
     def progress(fraction: float, message: str) -> None:
-        bar.progress(min(1.0, max(0.0, float(fraction))), text=f"{label} — {message}")
+        bar.progress(min(1.0, max(0.0, float(fraction))), text=f"{label} — {error_text(message)}")  # translated when the engine sends a coded Message
 
     return progress, bar
 
@@ -69,7 +70,7 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except EmbedLabError as e:
-        st.error(str(e), icon="⚠️")
+        st.error(error_text(e), icon="⚠️")
         st.stop()
 
 
@@ -95,7 +96,7 @@ def stored_runs(dataset: str, seed: int | None, models: tuple[str, ...] | None =
             if r["config"].dataset == dataset and (seed is None or r["config"].seed == seed) and (models is None or r["config"].model in models)]
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading the trained model…")
+@st.cache_resource(max_entries=8, show_spinner=False)  # the spinner is drawn by the caller, in the session's language
 def load_run_cached(path: str):
     """A stored run (model in eval mode, its split) kept in memory across reruns and sessions."""
     from engine.recsys.run import load_run
@@ -123,11 +124,11 @@ def history_figure(history: list[dict], title: str):
 
     ep = [h["epoch"] for h in history]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=ep, y=[h["loss"] for h in history], mode="lines+markers", name="training loss"), secondary_y=False)
-    fig.add_trace(go.Scatter(x=ep, y=[h["val/recall@50"] for h in history], mode="lines+markers", name="val Recall@50"), secondary_y=True)
+    fig.add_trace(go.Scatter(x=ep, y=[h["loss"] for h in history], mode="lines+markers", name=t("common.training_loss")), secondary_y=False)
+    fig.add_trace(go.Scatter(x=ep, y=[h["val/recall@50"] for h in history], mode="lines+markers", name=t("common.val_recall50")), secondary_y=True)
     fig.update_layout(title=title, height=300, margin=dict(t=40, b=10), legend=dict(orientation="h", y=-0.3))
-    fig.update_xaxes(title_text="epoch")
-    fig.update_yaxes(title_text="loss", secondary_y=False)
+    fig.update_xaxes(title_text=t("common.epoch"))
+    fig.update_yaxes(title_text=t("common.loss"), secondary_y=False)
     fig.update_yaxes(title_text="Recall@50", secondary_y=True, rangemode="tozero")
     return fig
 
@@ -136,18 +137,18 @@ def train_in_status(config, label: str | None = None):
     """Train (or reuse) `config` inside st.status: a progress bar and a live loss / val Recall@50 chart per epoch."""
     from engine.recsys.run import train
 
-    label = label or f"Training a small default {MODEL_LABELS.get(config.model, config.model)} on {config.dataset} (seed {config.seed})"
+    label = label or t("common.training_default", model=MODEL_LABELS.get(config.model, config.model), dataset=config.dataset, seed=config.seed)
     with st.status(label, expanded=True) as status:
-        progress, _ = st_progress("epochs")
+        progress, _ = st_progress(t("common.epochs"))
         chart = st.empty()
 
         def live(history: list[dict]) -> None:
-            chart.plotly_chart(history_figure(history, "live: loss and validation Recall@50"), width="stretch",
+            chart.plotly_chart(history_figure(history, t("common.live_title")), width="stretch",
                                key=f"live-{label}-{len(history)}")
 
         with friendly_errors():
             run = train(config, progress=progress, on_epoch=live)
-        status.update(label=f"{label}: done, test Recall@50 {run.metrics['test/recall@50']:.3f}", state="complete", expanded=False)
+        status.update(label=t("common.training_done", label=label, recall=f"{run.metrics['test/recall@50']:.3f}"), state="complete", expanded=False)
     return run
 
 
@@ -163,39 +164,38 @@ def run_for(config, label: str):
         return load_run_cached(str(path))
 
 
-def pick_run(models: tuple[str, ...], default_model: str = "mind", key: str = RUN_KEY, label: str = "Trained model"):
+def pick_run(models: tuple[str, ...], default_model: str = "mind", key: str = RUN_KEY, label: str | None = None):
     """A selectbox of the stored runs of the sidebar's dataset and seed (newest first) among `models`;
     trains the small default `default_model` first when there is none. Returns the loaded TrainedRun."""
     ch = choice()
     runs = stored_runs(ch.dataset, ch.seed, models)
     if not runs:
-        st.info(f"No trained {' / '.join(MODEL_LABELS[m] for m in models)} for this dataset and seed yet: "
-                "training a small default one now (it is stored and reused next time).")
+        st.info(t("common.no_run_training", models=' / '.join(MODEL_LABELS[m] for m in models)))
         train_in_status(default_config(ch.dataset, ch.seed, default_model))
         runs = stored_runs(ch.dataset, ch.seed, models)
         if not runs:
-            st.error("Training finished but no stored run was found; check EMBEDLAB_RUNS_DIR is writable.")
+            st.error(t("common.no_run_after_training"))
             st.stop()
     by_path = {str(r["path"]): r for r in runs}
     first = next((i for i, r in enumerate(runs) if r["config"].model == default_model), 0)  # newest of the default model
-    path = st.selectbox(label, list(by_path), index=first, format_func=lambda p: run_label(by_path[p]), key=key, bind="query-params",
-                        help="Runs of the sidebar's dataset and seed, from this app or `python -m engine recsys train`.")
+    path = st.selectbox(label or t("common.trained_model"), list(by_path), index=first, format_func=lambda p: run_label(by_path[p]), key=key, bind="query-params",
+                        help=t("common.trained_model_help"))
     with friendly_errors():
         try:
-            return load_run_cached(path)
+            with st.spinner(t("common.loading_model")):
+                return load_run_cached(path)
         except (RuntimeError, KeyError) as e:  # weights that no longer fit the model's code
-            st.error(f"The stored run `{path}` does not fit the current {MODEL_LABELS.get(by_path[path]['config'].model)} code "
-                     f"(it was trained by an older version): pick another run, or delete that folder and retrain it on "
-                     f"**Train and compare**. Details: {str(e).splitlines()[0]}", icon="⚠️")
+            st.error(t("common.run_does_not_fit", path=path, model=MODEL_LABELS.get(by_path[path]['config'].model),
+                       details=str(e).splitlines()[0]), icon="⚠️")
             st.stop()
 
 
-def user_picker(evalset, key: str = USER_KEY, label: str = "Test user") -> int:
+def user_picker(evalset, key: str = USER_KEY, label: str | None = None) -> int:
     """Pick an evaluation user by raw id, showing history length; returns the row in `evalset`."""
     rows = list(range(len(evalset)))
-    return st.selectbox(label, rows, key=key, bind="query-params",
-                        format_func=lambda r: f"user {int(evalset.users[r])} · {int(evalset.lens[r])} behaviours · {len(evalset.targets[r])} held out",
-                        help="Users held out by protocol R1: the model never trained on them. Their last 20% is the future it must recall.")
+    return st.selectbox(label or t("common.test_user"), rows, key=key, bind="query-params",
+                        format_func={r: t("common.user_option", user=int(evalset.users[r]), n=int(evalset.lens[r]), held=len(evalset.targets[r])) for r in rows}.get,
+                        help=t("common.test_user_help"))
 
 
 def item_picker(split, label: str, key: str | None = None, options=None, index: int = 0, bind: bool = True) -> int:
@@ -213,5 +213,5 @@ def has_titles(split) -> bool:
 def group_of(split):
     """(group index per item [I+1], group names, what a group is called): planted topic on synthetic data, else category."""
     if split.item_topic is not None and split.topic_names:
-        return split.item_topic, list(split.topic_names), "planted topic"
-    return split.item_category, list(split.category_names), "genre" if split.dataset == "ml-100k" else "category"
+        return split.item_topic, list(split.topic_names), t("common.planted_topic")
+    return split.item_category, list(split.category_names), t("common.genre") if split.dataset == "ml-100k" else t("common.category")

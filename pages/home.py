@@ -12,72 +12,58 @@ from engine.paths import data_dir
 from engine.recsys.version import is_current
 from engine.store import list_runs, load_json
 from pages.common import DATASET_KEY
-from pages.i18n import t
+from pages.i18n import error_text, t
 
-st.title("🧭 Embedding Lab")
-st.markdown(
-    """
-See inside the models of modern recommendation and medical imaging while you read the papers.
+st.title("🧭 " + t("app.name"))
+st.markdown(t("home.intro"))
 
-| Page | What you watch happen |
-|---|---|
-| **Train and compare** | YouTubeDNN mean pooling, GRU4Rec, MIND, ComiRec-DR and ComiRec-SA trained under one protocol (R1), with live loss and Recall@50 |
-| **Embedding map** | t-SNE / PCA of item embeddings, a user's history and interest vectors on the same map |
-| **Routing** | MIND's and ComiRec-DR's dynamic routing per iteration: coupling weights, capsule lengths, label-aware attention |
-| **Nearest items** | faiss over item embeddings: per-interest recommendations, ComiRec's diversity λ, exact vs IVF vs HNSW |
-| **Chest X-ray** | an ImageNet-pretrained EfficientNet-Lite0 fine-tuned on PneumoniaMNIST: prediction, Grad-CAM, nearest training cases |
-"""
-)
-
-st.subheader("Datasets")
+st.subheader(t("home.datasets"))
 have = available()
 root = data_dir()
 rows = [
-    {"dataset": "Synthetic (planted interests)", "status": "✅ generated offline", "where": "—"},
-    {"dataset": "MovieLens-100K", "status": "✅ on disk" if have["ml-100k"] else "⬇️ not downloaded",
-     "where": str(movielens.folder())},
+    {t("home.col_dataset"): t("common.synthetic"), t("home.col_status"): "✅ " + t("home.generated"), t("home.col_where"): "—"},
+    {t("home.col_dataset"): "MovieLens-100K", t("home.col_status"): "✅ " + t("home.on_disk") if have["ml-100k"] else "⬇️ " + t("home.not_downloaded"),
+     t("home.col_where"): str(movielens.folder())},
 ]
 try:
     from engine.data import medmnist  # the X-ray work adds it
 
-    rows.append({"dataset": "PneumoniaMNIST (28 px)", "status": "✅ on disk" if medmnist.is_available() else "⬇️ not downloaded",
-                 "where": str(root / "medmnist")})
+    rows.append({t("home.col_dataset"): "PneumoniaMNIST (28 px)", t("home.col_status"): "✅ " + t("home.on_disk") if medmnist.is_available() else "⬇️ " + t("home.not_downloaded"),
+                 t("home.col_where"): str(root / "medmnist")})
 except (ImportError, AttributeError):
     pass
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-st.caption(f"Data directory: `{root.resolve()}` (set `EMBEDLAB_DATA_DIR` or `--data-dir` to move it).")
+st.caption(t("home.data_dir", path=root.resolve()))
 if not have["ml-100k"]:
-    st.caption("MovieLens-100K: research use only, no redistribution (GroupLens licence); it is downloaded to your data directory, never bundled.")
-    if st.button("Download MovieLens-100K from GroupLens"):
-        with st.spinner("Downloading and verifying…"):
+    st.caption(t("home.ml_licence"))
+    if st.button(t("home.download_ml")):
+        with st.spinner(t("home.downloading")):
             try:
                 movielens.download()
-                st.success("MovieLens-100K is ready: pick it in the sidebar.")
+                st.success(t("home.ml_ready"))
                 st.rerun()
             except DataError as e:
-                st.error(str(e))
+                st.error(error_text(e))
 
 def use_dataset(name: str) -> None:
     st.session_state[DATASET_KEY] = name  # in a callback: before the sidebar's Dataset box is drawn again
 
 
-st.subheader("Your own interaction log")
-st.markdown("A CSV or TSV with a header row and **user**, **item** and **timestamp** columns (**title** and "
-            "**category** are optional). It is checked whole, R1 split included, kept under the runs directory, and "
-            "listed in the sidebar's *Dataset* box; every recall page then works on it.")
-upload = st.file_uploader("Interaction log (.csv, .tsv or .txt, up to 20 MB)", key="log_upload")
+st.subheader(t("home.own_log"))
+st.markdown(t("home.own_log_text"))
+upload = st.file_uploader(t("home.upload_label"), key="log_upload")
 if upload is not None:
     try:
         path = save_upload(upload.name, upload.getvalue())
         log = load_dataset(str(path))
     except DataError as e:
-        st.error(str(e), icon="⚠️")
+        st.error(error_text(e), icon="⚠️")
     else:
-        st.success(f"**{upload.name}**: {len(log.log):,} interactions, {log.log['user'].nunique():,} users, "
-                   f"{log.log['item'].nunique():,} items. Kept as `{path.name}`.")
-        st.button("Use it now", key="use_upload", type="primary", on_click=use_dataset, args=(str(path),))
+        st.success(t("home.upload_ok", name=upload.name, interactions=f"{len(log.log):,}", users=f"{log.log['user'].nunique():,}",
+                     items=f"{log.log['item'].nunique():,}", kept=path.name))
+        st.button(t("home.use_now"), key="use_upload", type="primary", on_click=use_dataset, args=(str(path),))
 
-st.subheader("Trained models")
+st.subheader(t("home.trained"))
 runs = []
 for kind in ("recsys", "xray"):
     for run in list_runs(kind):
@@ -85,14 +71,14 @@ for kind in ("recsys", "xray"):
         if kind == "recsys" and not is_current(cfg):
             continue  # trained by older model code: the pages no longer offer it
         runs.append({
-            "kind": kind,
-            "model": cfg.get("model") or cfg.get("strategy"),
-            "dataset": cfg.get("dataset", "pneumoniamnist"),
-            "seed": cfg.get("seed"),
+            t("home.col_kind"): kind,
+            t("home.col_model"): cfg.get("model") or cfg.get("strategy"),
+            t("home.col_dataset"): cfg.get("dataset", "pneumoniamnist"),
+            t("home.col_seed"): cfg.get("seed"),
             "Recall@50 / AUC": met.get("test/recall@50", met.get("test/auc")),
             "NDCG@50 / ACC": met.get("test/ndcg@50", met.get("test/acc")),
             t("interests.home_cos"): met.get("test/interest_cosine"),
-            "run": run.name,
+            t("home.col_run"): run.name,
         })
 if runs:
     st.dataframe(pd.DataFrame(runs), hide_index=True, width="stretch",
@@ -100,5 +86,4 @@ if runs:
                                 "NDCG@50 / ACC": st.column_config.NumberColumn(format="%.3f"),
                                 t("interests.home_cos"): st.column_config.NumberColumn(format="%.2f")})
 else:
-    st.info("Nothing trained yet. Open **Train and compare** (or any page: it trains a small default model in under a minute), "
-            "or train from the terminal: `python -m engine recsys train --model mind --dataset synthetic`.")
+    st.info(t("home.nothing_trained"))

@@ -14,37 +14,35 @@ from pages.i18n import t
 MULTI = ("mind", "comirec-dr", "comirec-sa")
 METRICS = [("test/recall@20", "Recall@20"), ("test/ndcg@20", "NDCG@20"), ("test/hitrate@20", "HitRate@20"),
            ("test/recall@50", "Recall@50"), ("test/ndcg@50", "NDCG@50"), ("test/hitrate@50", "HitRate@50"),
-           ("test/diversity@50", "Diversity@50"), ("test/interest_cosine", "interest cos"), ("test/interest_distinct", "distinct"),
-           ("test/topic_coverage", "coverage"), ("seconds_per_epoch", "s / epoch")]
+           ("test/diversity@50", "Diversity@50"), ("test/interest_cosine", t("interests.home_cos")),
+           ("test/interest_distinct", t("interests.metric_distinct")), ("test/topic_coverage", t("interests.metric_cov")),
+           ("seconds_per_epoch", t("train.s_per_epoch"))]
 
-st.title("🏋️ Train and compare")
-st.markdown("Every model here turns a history into one or $K$ user vectors and is trained as extreme classification "
-            "over all items (YouTubeDNN section 3.1, MIND eq. 10–11, ComiRec eq. 9–10); protocol R1 then asks each test user's "
-            "vectors to recall their held-out future from all items.")
+st.title("🏋️ " + t("app.page_train"))
+st.markdown(t("train.intro"))
 st.latex(r"\mathcal{L} = -\sum_{(u,i)} \log \frac{\exp(v_u^\top e_i)}{\sum_{j \in \mathcal{I}} \exp(v_u^\top e_j)}")
 ch = choice()
 
 
 with st.form("train_form"):
     c1, c2 = st.columns([2, 1])
-    models = c1.multiselect("Models", [m for m in MODELS if m != "mostpop"] + ["mostpop"], default=["mind"], key="models",
+    models = c1.multiselect(t("train.models"), [m for m in MODELS if m != "mostpop"] + ["mostpop"], default=["mind"], key="models",
                             format_func=MODEL_LABELS.get)
-    seeds = c2.multiselect("Seeds (split and training)", list(range(5)), default=[ch.seed], key="seeds",
-                           help="R1 reports mean ± std over seeds 0, 1, 2; the sidebar's seed picks the split the other pages show.")
+    seeds = c2.multiselect(t("train.seeds"), list(range(5)), default=[ch.seed], key="seeds",
+                           help=t("train.seeds_help"))
     c = st.columns(4)
-    dim = c[0].select_slider("Embedding size d", [8, 16, 32, 64, 128], value=64, key="dim")
-    maxlen = c[1].slider("Max sequence length", 5, 50, 20, key="maxlen")
-    k = c[2].slider("Interests K (multi-interest)", 1, 8, 4, key="train_k")
-    iterations = c[3].slider("Routing iterations (MIND, ComiRec-DR)", 1, 10, 3, key="train_iters")
+    dim = c[0].select_slider(t("train.dim"), [8, 16, 32, 64, 128], value=64, key="dim")
+    maxlen = c[1].slider(t("train.maxlen"), 5, 50, 20, key="maxlen")
+    k = c[2].slider(t("train.k"), 1, 8, 4, key="train_k")
+    iterations = c[3].slider(t("train.iterations"), 1, 10, 3, key="train_iters")
     c = st.columns(4)
-    loss = c[0].radio("Loss", ["softmax", "sampled"], key="loss", format_func={"softmax": "full softmax", "sampled": "sampled softmax"}.get)
-    readout = c[1].radio("GRU4Rec readout", ["last", "mean"], key="readout", format_func={"last": "last state", "mean": "mean pooling"}.get)
-    epochs = c[2].slider("Epochs (at most; early stopping)", 1, 100, DEFAULT_EPOCHS, key="epochs")
-    lr = c[3].select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], value=1e-3, key="lr", format_func=lambda x: f"{x:g}")
+    loss = c[0].radio(t("train.loss"), ["softmax", "sampled"], key="loss", format_func={"softmax": t("train.full_softmax"), "sampled": t("train.sampled_softmax")}.get)
+    readout = c[1].radio(t("train.readout"), ["last", "mean"], key="readout", format_func={"last": t("train.last_state"), "mean": t("train.mean_pooling")}.get)
+    epochs = c[2].slider(t("train.epochs"), 1, 100, DEFAULT_EPOCHS, key="epochs")
+    lr = c[3].select_slider(t("train.lr"), [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], value=1e-3, key="lr", format_func=lambda x: f"{x:g}")
     paper = st.toggle(t("interests.paper_faithful"), value=False, key="paper_faithful", help=t("interests.paper_faithful_help"))
-    go_train = st.form_submit_button("Train (or reuse stored runs)", type="primary")
-st.caption("A run is stored under its config hash: asking for the same config again — here, after a restart, or from "
-           "`python -m engine recsys train` — reuses it instead of training.")
+    go_train = st.form_submit_button(t("train.submit"), type="primary")
+st.caption(t("train.hash_caption"))
 
 
 def config_for(model: str, seed: int) -> RecsysConfig:
@@ -62,23 +60,23 @@ def config_for(model: str, seed: int) -> RecsysConfig:
 
 if go_train:
     if not models or not seeds:
-        st.warning("Pick at least one model and one seed.")
+        st.warning(t("train.pick_one"))
     else:
         for s in seeds:
             for model in models:
                 with friendly_errors():
                     cfg = config_for(model, s)
-                    title = f"{MODEL_LABELS[model]}, seed {s}"
+                    title = t("train.run_title", model=MODEL_LABELS[model], seed=s)
                     if store.is_complete(store.run_path("recsys", model, cfg)):
-                        st.success(f"{title}: already trained with this config — reused.", icon="♻️")
+                        st.success(t("train.reused", title=title), icon="♻️")
                         continue
-                    train_in_status(cfg, f"Training {title}")
+                    train_in_status(cfg, t("train.training", title=title))
 
 # -- results ----------------------------------------------------------------------------------------
-st.subheader(f"Results on {ch.label} (test users, protocol R1)")
+st.subheader(t("train.results", dataset=ch.label))
 runs = stored_runs(ch.dataset, None)
 if not runs:
-    st.info("No stored runs for this dataset yet: press **Train** above (the defaults take seconds on synthetic data).")
+    st.info(t("train.no_runs"))
     st.stop()
 rows = []
 for r in runs:
@@ -90,31 +88,31 @@ for r in runs:
                  "epochs": m.get("epochs_run"), **{label: m.get(key) for key, label in METRICS}, "run": r["path"].name})
 df = pd.DataFrame(rows)
 num = {label: st.column_config.NumberColumn(format="%.4f") for _, label in METRICS}
-num["s / epoch"] = st.column_config.NumberColumn(format="%.2f")
-st.dataframe(df, hide_index=True, width="stretch", column_config=num, key="results")
+num[METRICS[-1][1]] = st.column_config.NumberColumn(format="%.2f")
+headers = {c: t(f"train.col_{c}") for c in ("model", "seed", "loss", "readout", "epochs", "run")}
+st.dataframe(df.rename(columns=headers), hide_index=True, width="stretch", column_config=num, key="results")
 
 setting = ["model", "d", "L", "K", "r", "loss", "readout", "lr", t("interests.remedy_label")]
 agg = df.fillna({"K": 0, "r": 0, "readout": "-", t("interests.remedy_label"): "-"}).groupby(setting, dropna=False)
 summary = agg[[label for _, label in METRICS]].agg(["mean", "std"])
 counts = agg.size()
 if (counts > 1).any():
-    st.markdown("**Mean ± std over seeds** (settings trained with more than one seed)")
+    st.markdown(t("train.mean_std"))
     out = pd.DataFrame(index=summary.index)
-    out["seeds"] = counts
+    out[t("train.col_seeds")] = counts
     for _, label in METRICS[:-1]:
         out[label] = ["–" if pd.isna(mu) else f"{mu:.4f} ± {sd:.4f}" if n > 1 else f"{mu:.4f}" for mu, sd, n in
                       zip(summary[(label, "mean")], summary[(label, "std")].fillna(0), counts)]
-    st.dataframe(out[counts > 1].reset_index(), hide_index=True, width="stretch", key="summary")
+    st.dataframe(out[counts > 1].reset_index().rename(columns=headers), hide_index=True, width="stretch", key="summary")
 
 fig = go.Figure()
 for r in runs:
     h = store.load_json(r["path"] / "history.json") if (r["path"] / "history.json").exists() else []
     if h:
         fig.add_trace(go.Scatter(x=[e["epoch"] for e in h], y=[e["val/recall@50"] for e in h], mode="lines",
-                                 name=f"{MODEL_LABELS.get(r['config'].model)} s{r['config'].seed} · {r['path'].name.rsplit('-', 1)[-1][:6]}"))
-fig.update_layout(title="Validation Recall@50 per epoch, every stored run", xaxis_title="epoch", yaxis_title="Recall@50",
+                                 name=t("train.trace", model=MODEL_LABELS.get(r['config'].model), seed=r['config'].seed, run=r['path'].name.rsplit('-', 1)[-1][:6])))
+fig.update_layout(title=t("train.curves_title"), xaxis_title=t("common.epoch"), yaxis_title="Recall@50",
                   height=380, margin=dict(t=40))
 st.plotly_chart(fig, width="stretch", key="all_curves")
 best = df.loc[df["Recall@50"].idxmax()]
-st.caption(f"Best Recall@50 so far: {best['model']} (seed {best['seed']}) with {best['Recall@50']:.4f}. "
-           "On synthetic data the multi-interest models should beat mean pooling: users there really have several interests.")
+st.caption(t("train.best", model=best['model'], seed=best['seed'], recall=f"{best['Recall@50']:.4f}"))

@@ -35,9 +35,9 @@ def load_csv(path: str | Path) -> Interactions:
         raise DataError(f"No file at {path}.")
     size = path.stat().st_size
     if size == 0:
-        raise DataError(f"{path.name} is empty: it needs a header row with user, item and timestamp columns.")
+        raise DataError(f"{path.name} is empty: it needs a header row with user, item and timestamp columns.", code="log_empty", name=path.name)
     if size > MAX_BYTES:
-        raise DataError(f"{path.name} is larger than {MAX_BYTES // 2**20} MB; sample it down first.")
+        raise DataError(f"{path.name} is larger than {MAX_BYTES // 2**20} MB; sample it down first.", code="log_too_large", name=path.name, mb=MAX_BYTES // 2**20)
     try:
         head = path.read_text(encoding="utf-8", errors="replace")[:65536]
         if path.suffix.lower() in {".tsv", ".tab"}:
@@ -49,7 +49,7 @@ def load_csv(path: str | Path) -> Interactions:
                 sep = ","
         df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8", encoding_errors="replace")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeError, IndexError) as e:
-        raise DataError(f"{path.name} is not a readable CSV/TSV file ({e}).") from e
+        raise DataError(f"{path.name} is not a readable CSV/TSV file ({e}).", code="log_unreadable", name=path.name, detail=str(e)) from e
     cols = {c.strip().lower(): c for c in df.columns}
     found = {}
     for key, names in ALIASES.items():
@@ -61,17 +61,18 @@ def load_csv(path: str | Path) -> Interactions:
     if missing:
         raise DataError(
             f"{path.name} lacks the column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns)) or 'none'}. "
-            "It needs a header row with user, item and timestamp (title and category are optional)."
+            "It needs a header row with user, item and timestamp (title and category are optional).",
+            code="log_columns", name=path.name, missing=", ".join(missing), found=", ".join(map(str, df.columns)) or "none",
         )
     if df.empty:
-        raise DataError(f"{path.name} has a header but no rows.")
+        raise DataError(f"{path.name} has a header but no rows.", code="log_no_rows", name=path.name)
     ts = pd.to_numeric(df[found["timestamp"]], errors="coerce")
     if ts.isna().any():
         bad = df.loc[ts.isna(), found["timestamp"]].iloc[0]
         row = int(ts.isna().to_numpy().argmax()) + 2
         raise DataError(
             f"{path.name}: timestamp {bad!r} on line {row} is not a number. "
-            "Use numbers that order the events (Unix seconds, for example)."
+            "Use numbers that order the events (Unix seconds, for example).", code="log_timestamp", name=path.name, value=repr(bad), line=row,
         )
     user, _ = _ids(df[found["user"]])
     item, item_names = _ids(df[found["item"]])

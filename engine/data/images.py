@@ -18,7 +18,7 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from engine.errors import ImageError
+from engine.errors import ImageError, Message
 
 Source = Union[str, os.PathLike, bytes, bytearray, np.ndarray]
 
@@ -71,12 +71,13 @@ def _decode_dicom(data: bytes) -> tuple[np.ndarray, str, list[str]]:
         pixels = ds.pixel_array
     except Exception as e:  # pydicom raises many kinds for broken files
         raise ImageError(
-            f"This DICOM file could not be read ({type(e).__name__}); export the X-ray as PNG or JPEG and upload that."
+            f"This DICOM file could not be read ({type(e).__name__}); export the X-ray as PNG or JPEG and upload that.",
+            code="dicom_unreadable", kind=type(e).__name__,
         ) from e
     photometric = str(getattr(ds, "PhotometricInterpretation", "MONOCHROME2")).upper()
     if pixels.ndim == 3 and photometric.startswith("MONOCHROME"):
         pixels = pixels[0]
-        notes.append("The DICOM holds several frames; the first one is used.")
+        notes.append(Message("The DICOM holds several frames; the first one is used.", "dicom_frames"))
     if pixels.ndim == 3:  # RGB / YBR DICOM
         pixels = np.asarray(Image.fromarray(_to_uint8(pixels)).convert("L"))
     try:
@@ -102,40 +103,41 @@ def _decode_pil(data: bytes) -> tuple[np.ndarray, str, list[str]]:
             if w * h > MAX_PIXELS:
                 raise ImageError(
                     f"The image is {w} x {h} pixels, too large to process safely; "
-                    "downscale it below 7000 x 7000 and upload it again."
+                    "downscale it below 7000 x 7000 and upload it again.", code="image_pixels", w=w, h=h,
                 )
             if getattr(img, "n_frames", 1) > 1:
                 img.seek(0)
-                notes.append(f"The image is animated ({img.n_frames} frames); only the first frame is used.")
+                notes.append(Message(f"The image is animated ({img.n_frames} frames); only the first frame is used.", "animated", frames=img.n_frames))
             img.load()
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageError("The image is too large to process safely; downscale it below 7000 x 7000 and upload it again.") from e
+        raise ImageError("The image is too large to process safely; downscale it below 7000 x 7000 and upload it again.", code="image_bomb") from e
     except UnidentifiedImageError as e:
-        raise ImageError("This file is not an image we can read; upload a chest X-ray as PNG, JPEG or DICOM.") from e
+        raise ImageError("This file is not an image we can read; upload a chest X-ray as PNG, JPEG or DICOM.", code="not_an_image") from e
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageError(
-            f"The image file is truncated or corrupt ({e}); upload the original file again or export it anew."
+            f"The image file is truncated or corrupt ({e}); upload the original file again or export it anew.",
+            code="image_corrupt", detail=str(e),
         ) from e
     mode = img.mode
     img = ImageOps.exif_transpose(img)
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         gray = _to_uint8(np.asarray(img))
-        notes.append(f"High bit depth ({mode}) stretched to 8 bits.")
+        notes.append(Message(f"High bit depth ({mode}) stretched to 8 bits.", "high_bit_depth", mode=mode))
     elif mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
         gray = np.asarray(Image.alpha_composite(background, rgba).convert("L"))
-        notes.append("Transparency flattened onto black.")
+        notes.append(Message("Transparency flattened onto black.", "transparency"))
     elif mode == "L":
         gray = np.asarray(img)
     else:  # RGB, P, CMYK, YCbCr, 1, LAB, HSV
         rgb = img.convert("RGB")
         gray = np.asarray(rgb.convert("L"))
         if colourfulness(np.asarray(rgb)) > COLOUR_LIMIT:
-            notes.append("The image is in colour, but chest X-rays are grayscale: it is probably not an X-ray, "
-                         "so the prediction is likely meaningless.")
+            notes.append(Message("The image is in colour, but chest X-rays are grayscale: it is probably not an X-ray, "
+                                 "so the prediction is likely meaningless.", "colour"))
     return np.ascontiguousarray(gray, dtype=np.uint8), mode, notes
 
 
@@ -146,7 +148,7 @@ def _read_bytes(source: str | os.PathLike | bytes | bytearray) -> bytes:
     if not path.is_file():
         raise ImageError(f"No file at {path}; check the path.")
     if path.stat().st_size > MAX_BYTES:
-        raise ImageError(f"{path.name} is larger than {MAX_BYTES // 2**20} MB; upload a smaller export of the X-ray.")
+        raise ImageError(f"{path.name} is larger than {MAX_BYTES // 2**20} MB; upload a smaller export of the X-ray.", code="image_file_too_large", mb=MAX_BYTES // 2**20)
     return path.read_bytes()
 
 
@@ -163,9 +165,9 @@ def decode_gray(source: Source) -> tuple[np.ndarray, str, list[str]]:
         return (a if a.dtype == np.uint8 else _to_uint8(a)), str(a.dtype), []
     data = _read_bytes(source)
     if len(data) == 0:
-        raise ImageError("The file is empty (0 bytes); upload the X-ray image again.")
+        raise ImageError("The file is empty (0 bytes); upload the X-ray image again.", code="empty_file")
     if len(data) > MAX_BYTES:
-        raise ImageError(f"The file is larger than {MAX_BYTES // 2**20} MB; upload a smaller export of the X-ray.")
+        raise ImageError(f"The file is larger than {MAX_BYTES // 2**20} MB; upload a smaller export of the X-ray.", code="image_file_too_large", mb=MAX_BYTES // 2**20)
     if _is_dicom(data):
         return _decode_dicom(data)
     return _decode_pil(data)
@@ -192,25 +194,25 @@ def preprocess(source: Source, size: int = 28, keep_steps: bool = False) -> Prep
     if min(h, w) < MIN_SIDE:
         raise ImageError(
             f"The image is only {w} x {h} pixels; a chest X-ray needs at least {MIN_SIDE} x {MIN_SIDE} "
-            f"(ideally {size} x {size} or more). Upload the full-size image."
+            f"(ideally {size} x {size} or more). Upload the full-size image.", code="image_too_small", w=w, h=h, min=MIN_SIDE, size=size,
         )
     if min(h, w) < size:
-        notes.append(f"The image ({w} x {h}) is smaller than the model input ({size} x {size}); it was enlarged.")
+        notes.append(Message(f"The image ({w} x {h}) is smaller than the model input ({size} x {size}); it was enlarged.", "enlarged", w=w, h=h, size=size))
     if gray.max() == gray.min():
-        notes.append("The image is a single flat colour; the prediction is meaningless.")
+        notes.append(Message("The image is a single flat colour; the prediction is meaningless.", "flat"))
     steps: list[tuple[str, np.ndarray]] = []
     if keep_steps:
-        steps.append((f"decoded: {mode}, {w} x {h}", _preview(gray)))
+        steps.append((Message(f"decoded: {mode}, {w} x {h}", "step_decoded", mode=mode, w=w, h=h), _preview(gray)))
     square = center_crop(gray)
     if keep_steps:
-        steps.append((f"centre crop to {square.shape[1]} x {square.shape[0]}", _preview(square)))
+        steps.append((Message(f"centre crop to {square.shape[1]} x {square.shape[0]}", "step_crop", w=square.shape[1], h=square.shape[0]), _preview(square)))
     if square.shape != (size, size):
         resized = np.asarray(Image.fromarray(square).resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0))
     else:
         resized = square
     resized = np.array(resized, dtype=np.uint8)  # a writable copy (torch.from_numpy wants one)
     if keep_steps:
-        steps.append((f"model input: 8-bit grayscale, {size} x {size}", resized))
+        steps.append((Message(f"model input: 8-bit grayscale, {size} x {size}", "step_input", size=size), resized))
     return Preprocessed(resized, tuple(steps), tuple(notes), (w, h), mode)
 
 

@@ -45,7 +45,8 @@ def download(data_dir: str | Path | None = None, timeout: float = 30.0) -> Path:
         raise DataError(
             f"Could not download MovieLens-100K from {URL} ({e.__class__.__name__}: {e}). "
             f"Download ml-100k.zip by hand and unpack it so that {target / 'u.data'} exists, "
-            "or point the data directory there with --data-dir / EMBEDLAB_DATA_DIR."
+            "or point the data directory there with --data-dir / EMBEDLAB_DATA_DIR.",
+            code="ml_download", url=URL, detail=f"{e.__class__.__name__}: {e}", path=str(target / "u.data"),
         ) from e
     target.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(io.BytesIO(blob)) as z:
@@ -65,7 +66,7 @@ def load(data_dir: str | Path | None = None, fetch: bool = True, verify: bool = 
     d = folder(data_dir)
     if not is_available(data_dir):
         if not fetch:
-            raise DataError(f"MovieLens-100K is not in {d}. Fetch it from the home page or put u.data and u.item there.")
+            raise DataError(f"MovieLens-100K is not in {d}. Fetch it from the home page or put u.data and u.item there.", code="ml_missing", dir=str(d))
         download(data_dir)
     if verify and md5sum(d / "u.data") != U_DATA_MD5:
         raise DataError(f"{d / 'u.data'} does not match the official MovieLens-100K file (md5). Delete it and download again.")

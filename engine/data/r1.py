@@ -133,7 +133,8 @@ def make_r1(data: Interactions, seed: int, maxlen: int = 20) -> R1Split:
     if n_users < 10 or log["item"].nunique() < 2:
         raise DataError(
             f"After R1 filtering (items and users with at least 5 interactions) {n_users} users and "
-            f"{log['item'].nunique()} items remain; R1 needs at least 10 users. Use a larger log."
+            f"{log['item'].nunique()} items remain; R1 needs at least 10 users. Use a larger log.",
+            code="r1_too_small", users=n_users, items=log['item'].nunique(),
         )
     raw_ids = reindex_items(log)
     index_of = pd.Series(np.arange(1, len(raw_ids) + 1), index=raw_ids)

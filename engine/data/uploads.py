@@ -29,9 +29,9 @@ def save_upload(name: str, data: bytes, runs_root: str | os.PathLike | None = No
     """Check an uploaded log (R1 split included) and keep it; returns its path, the dataset's name."""
     suffix = Path(name).suffix.lower()
     if suffix not in SUFFIXES:
-        raise DataError(f"{name} is not a CSV or TSV log: upload a .csv, .tsv or .txt file with user, item and timestamp columns.")
+        raise DataError(f"{name} is not a CSV or TSV log: upload a .csv, .tsv or .txt file with user, item and timestamp columns.", code="not_a_log", name=name)
     if len(data) > MAX_BYTES:
-        raise DataError(f"{name} is larger than {MAX_BYTES // 2**20} MB; sample it down first.")
+        raise DataError(f"{name} is larger than {MAX_BYTES // 2**20} MB; sample it down first.", code="log_too_large", name=name, mb=MAX_BYTES // 2**20)
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(name).stem).strip("-") or "log"
     path = uploads_dir(runs_root) / f"{stem}-{hashlib.sha1(data).hexdigest()[:8]}{suffix}"
     if path.exists():
@@ -43,7 +43,8 @@ def save_upload(name: str, data: bytes, runs_root: str | os.PathLike | None = No
         make_r1(load_csv(part), seed=0)
     except DataError as e:
         part.unlink(missing_ok=True)
-        raise DataError(str(e).replace(part.name, name)) from None
+        raise DataError(str(e).replace(part.name, name), code=e.code,
+                        **{k: v.replace(part.name, name) if isinstance(v, str) else v for k, v in e.params.items()}) from None
     except BaseException:
         part.unlink(missing_ok=True)
         raise

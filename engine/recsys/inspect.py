@@ -36,7 +36,7 @@ class UserView:
 
 def user_view(evalset: EvalSet, row: int) -> UserView:
     if not 0 <= row < len(evalset):
-        raise ConfigError(f"There is no evaluation user number {row}; pick one of the {len(evalset)} listed.")
+        raise ConfigError(f"There is no evaluation user number {row}; pick one of the {len(evalset)} listed.", code="no_user", row=row, n=len(evalset))
     n = int(evalset.lens[row])
     return UserView(row=int(row), user=int(evalset.users[row]), hist=evalset.hist[row, :n].copy(),
                     seen=np.asarray(evalset.seen[row]), targets=np.asarray(evalset.targets[row]))
@@ -88,13 +88,13 @@ class RoutingView:
 def routing(model: RecModel, hist: np.ndarray, *, iterations: int | None = None, k: int | None = None) -> RoutingView:
     """Run the model's encoder on one history with tracing on; iterations / K override the trained ones."""
     if not getattr(model, "multi_interest", False) or model.name == "mostpop":
-        raise ConfigError(f"{model.name} has a single user vector and no routing; pick MIND, ComiRec-DR or ComiRec-SA.")
+        raise ConfigError(f"{model.name} has a single user vector and no routing; pick MIND, ComiRec-DR or ComiRec-SA.", code="single_vector", model=model.name)
     hist = np.asarray(hist, dtype=np.int64)
     n = len(hist)
     if n < 1:
-        raise ConfigError("This user has no behaviours in the model's window; pick another user.")
+        raise ConfigError("This user has no behaviours in the model's window; pick another user.", code="no_behaviours")
     if k is not None and k > n:
-        raise ConfigError(f"K = {k} interests is more than this user's {n} behaviours: lower K to at most {n} or pick a user with a longer history.")
+        raise ConfigError(f"K = {k} interests is more than this user's {n} behaviours: lower K to at most {n} or pick a user with a longer history.", code="k_above_history", k=k, n=n)
     model.eval()
     h = torch.as_tensor(hist)[None, :]  # [1, n]
     enc = model.encode(h, torch.tensor([n]), trace=True, iterations=iterations, k=k)

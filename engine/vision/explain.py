@@ -19,7 +19,7 @@ import torch
 
 from engine.data.images import Preprocessed, Source, preprocess
 from engine.data.medmnist import CLASSES
-from engine.errors import ConfigError, EmbedLabError, ImageError
+from engine.errors import ConfigError, EmbedLabError, Message
 from engine.retrieval import IndexSpec, VectorIndex
 from engine.store import load_json
 from engine.vision.gradcam import grad_cam
@@ -121,8 +121,9 @@ class XrayExplainer:
         warnings = list(pre.warnings)
         if ood:
             warnings.append(
-                "This image looks unlike the chest X-rays the model was trained on "
-                f"(distance {score:.3f} > threshold {self.ood_threshold:.3f}); do not trust the prediction."
+                Message("This image looks unlike the chest X-rays the model was trained on "
+                        f"(distance {score:.3f} > threshold {self.ood_threshold:.3f}); do not trust the prediction.",
+                        "ood", distance=f"{score:.3f}", threshold=f"{self.ood_threshold:.3f}")
             )
         return Analysis(name, pre, p, label, heat, neighbours, score, self.ood_threshold, ood, tuple(warnings))
 
@@ -131,11 +132,12 @@ class XrayExplainer:
         try:
             return self.analyse(source, name, **kw)
         except EmbedLabError as e:
-            return str(e)
+            return Message.of(e)  # a str that keeps the error's code, so the app can translate it
         except MemoryError:
-            return "The image is too large to process; downscale it and upload it again."
+            return Message("The image is too large to process; downscale it and upload it again.", "image_memory")
         except Exception as e:  # a decoder bug must not take the page or the CLI down
-            return str(ImageError(f"This file could not be processed ({type(e).__name__}: {e}); upload a PNG, JPEG or DICOM chest X-ray."))
+            return Message(f"This file could not be processed ({type(e).__name__}: {e}); upload a PNG, JPEG or DICOM chest X-ray.",
+                           "image_unprocessable", detail=f"{type(e).__name__}: {e}")
 
 
 def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.ndarray:
