@@ -31,21 +31,22 @@ class Setting:
     sweep: tuple[int, ...] = ()
 
 
-def default_settings(n: int) -> list[Setting]:
-    """The bench's indexes, sized for n vectors (nlist ~ 4 sqrt(n), trained on at most 40 rows per list;
-    at 1M: IVF4096 and 8-bit PQ, as in bench/faiss_scale.md)."""
+def default_settings(n: int, d: int = 64) -> list[Setting]:
+    """The bench's indexes, sized for n vectors of size d (nlist ~ 4 sqrt(n), trained on at most 40 rows per
+    list; at 1M: IVF4096 and 8-bit PQ, as in bench/faiss_scale.md). PQ's sub-quantizers must divide d."""
     # small catalogues (the app's own) get fewer lists and fewer PQ centroids: k-means wants ~39 rows per centroid
     nlist = int(min(4096, max(8, 2 ** round(np.log2(4 * np.sqrt(n)))), max(8, 2 ** int(np.log2(max(n, 2) / 39)))))
     sample = int(min(n, 40 * nlist))
     bits = int(min(8, max(4, np.log2(max(n, 2) / 39))))
     sfx = "" if bits == 8 else f"x{bits}"
     probes = tuple(p for p in (1, 4, 8, 16, 32, 64, 128, 256) if p <= nlist)
+    ms = [m for m in (16, 32) if d % m == 0] or [max(1, d // 4)]
     return [
         Setting("Flat", IndexSpec(kind="exact")),
         Setting(f"IVF{nlist},Flat", IndexSpec(kind="ivf", nlist=nlist, train_sample=sample), probes),
-        Setting(f"IVF{nlist},PQ16{sfx}", IndexSpec(kind="ivfpq", nlist=nlist, pq_m=16, pq_nbits=bits, train_sample=sample), probes),
-        Setting(f"IVF{nlist},PQ32{sfx}", IndexSpec(kind="ivfpq", nlist=nlist, pq_m=32, pq_nbits=bits, train_sample=sample), probes),
-        Setting(f"PQ32x{min(7, bits)}", IndexSpec(kind="pq", pq_m=32, pq_nbits=min(7, bits), train_sample=min(n, 50_000))),
+        *[Setting(f"IVF{nlist},PQ{m}{sfx}", IndexSpec(kind="ivfpq", nlist=nlist, pq_m=m, pq_nbits=bits, train_sample=sample), probes)
+          for m in ms],
+        Setting(f"PQ{ms[-1]}x{min(7, bits)}", IndexSpec(kind="pq", pq_m=ms[-1], pq_nbits=min(7, bits), train_sample=min(n, 50_000))),
         Setting("HNSW32", IndexSpec(kind="hnsw", hnsw_m=32, ef_construction=64), (16, 32, 64, 128, 256)),
     ]
 

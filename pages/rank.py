@@ -12,6 +12,8 @@ from engine.rank import inspect as ins
 from pages.common import choice, friendly_errors, pick_run, st_progress, user_picker
 from pages.i18n import t
 
+SYMBOL_A = "a_t"  # the paper's symbol for the attention score: the same in every language
+
 RECALL_MODELS = ("youtubednn", "mind", "comirec-dr", "comirec-sa")
 RANKERS = ("dien", "din", "base")
 DEFAULT_EPOCHS = 2  # the small default ranker a first visit trains (seconds on synthetic data)
@@ -142,7 +144,7 @@ else:
         st.latex(t("rank.latex_dien"))
     else:
         st.latex(t("rank.latex_din"))
-    fa = go.Figure(go.Bar(x=hist_labels, y=av.attention[0], name="a_t"))
+    fa = go.Figure(go.Bar(x=hist_labels, y=av.attention[0], name=SYMBOL_A))
     fa.update_layout(title=t("rank.att_title_dien" if av.kind == "dien" else "rank.att_title_din", item=titles[cand]),
                      height=360, margin=dict(t=50), xaxis=dict(tickangle=-45))
     st.plotly_chart(fa, width="stretch", key="attention")

@@ -139,7 +139,7 @@ def separation_panel(r, picked: bool) -> None:
     labels = [str(j + 1) for j in sv.active]
     fig = go.Figure(go.Heatmap(z=sv.cosine, x=labels, y=labels, zmin=-1, zmax=1, colorscale="RdBu_r",
                                text=np.round(sv.cosine, 2), texttemplate="%{text}",
-                               colorbar=dict(title="cos"), hovertemplate="%{y} · %{x}: cos = %{z:.2f}<extra></extra>"))
+                               colorbar=dict(title=t("interests.cos_short")), hovertemplate=t("interests.cosine_hover")))
     fig.update_layout(title=t("interests.cosine_title"), height=320, margin=dict(t=50, b=10),
                       xaxis=dict(title=t("interests.cosine_axis"), type="category"),
                       yaxis=dict(title=t("interests.cosine_axis"), type="category", autorange="reversed"))

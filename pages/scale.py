@@ -60,7 +60,7 @@ def table(rows: list[dict]) -> pd.DataFrame:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def live_sweep(key: str, _items: np.ndarray, _queries: np.ndarray) -> list[dict]:
-    return sweep(_items, _queries, default_settings(len(_items)), k=min(50, len(_items) - 1), max_latency_queries=50)
+    return sweep(_items, _queries, default_settings(len(_items), _items.shape[1]), k=min(50, len(_items) - 1), max_latency_queries=50)
 
 
 def live_vectors() -> tuple[str, np.ndarray, np.ndarray, str]:
@@ -153,7 +153,7 @@ mem_gib = st.select_slider(t("scale.mem_label"), options=[16, 64, 128, 256, 512,
 per_row = table_bytes(1, dim)
 fit_rows = rows_that_fit(mem_gib * 2**30, dim)
 c1, c2, c3 = st.columns(3)
-c1.metric(t("scale.metric_row"), f"{per_row:,} B")
-c2.metric(t("scale.metric_1m"), f"{table_bytes(1_000_000, dim) / 2**30:.2f} GiB")
+c1.metric(t("scale.metric_row"), t("scale.value_bytes", n=f"{per_row:,}"))
+c2.metric(t("scale.metric_1m"), t("scale.value_gib", n=f"{table_bytes(1_000_000, dim) / 2**30:.2f}"))
 c3.metric(t("scale.metric_fit"), f"{fit_rows / 1e6:,.0f} M")
 st.caption(t("scale.torchrec_note", dim=dim, per_row=per_row, mem=mem_gib, rows=f"{fit_rows / 1e6:,.0f}"))

@@ -30,7 +30,12 @@ def flat(table: dict, prefix: str = "") -> dict[str, str]:
 
 
 def placeholders(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    """The {name} fields of a str.format template; LaTeX's braces ({\\text{...}}) are not fields."""
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError:  # unbalanced braces: LaTeX, shown as written (t() formats only when given values)
+        return set()
+    return {name for name in fields if name.isidentifier()}
 
 
 def topics() -> list[str]:
