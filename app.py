@@ -10,13 +10,16 @@ import streamlit as st
 
 from engine.data.datasets import available
 from engine.data.uploads import list_uploads
+from engine.jobs import APP_THREADS
 from engine.threads import set_threads
 from pages.common import DATASET_KEY, SEED_KEY
 
 
 @st.cache_resource
 def _threads() -> int:
-    return set_threads()  # torch + faiss share the machine's cores; set once per process
+    # One torch / faiss thread for the whole server: trainings run as jobs beside the page reruns, one per core
+    # (engine/jobs.py explains the choice); set once per process.
+    return set_threads(APP_THREADS)
 
 
 st.set_page_config(page_title="Embedding Lab", page_icon="🧭", layout="wide")

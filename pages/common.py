@@ -5,6 +5,7 @@ Only drawing and glue: every number comes from `engine`.
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Iterator
@@ -13,26 +14,9 @@ import streamlit as st
 
 from engine.errors import EmbedLabError
 from engine.progress import Progress
+from pages.i18n import t
 
 DATASET_KEY, SEED_KEY = "dataset", "seed"
-
-
-def _run_through_app() -> None:
-    """Make a first visit straight to /routing (say) go through app.py's navigation and sidebar.
-
-    Streamlit treats a `pages/` folder beside the entry script as a v1 multipage app until the
-    entry script has called `st.navigation` once in the process; a fresh server's first visit to a
-    sub-page would run that page alone, without app.py's sidebar. Clearing the flag and rerunning
-    sends the same URL through app.py.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
-_run_through_app()
 
 
 @dataclass(frozen=True)
@@ -76,7 +60,7 @@ def friendly_errors() -> Iterator[None]:
 # -- trained recall runs (the pages that need a model) ----------------------------------------
 MODEL_LABELS = {"mostpop": "MostPopular", "youtubednn": "YouTubeDNN", "gru4rec": "GRU4Rec", "mind": "MIND",
                 "comirec-dr": "ComiRec-DR", "comirec-sa": "ComiRec-SA"}
-RUN_KEY, USER_KEY = "run", "user"
+RUN_KEY, USER_KEY, WATCHED_KEY = "run", "user", "_watched_jobs"
 DEFAULT_EPOCHS = 15  # the small default model a page trains on a first visit (seconds on synthetic data)
 
 
@@ -132,38 +116,166 @@ def history_figure(history: list[dict], title: str):
     return fig
 
 
+def session_id() -> str:
+    """This session's id for the job runner (who may cancel a job); kept in session state, never a model."""
+    import uuid
+
+    return st.session_state.setdefault("_job_owner", uuid.uuid4().hex)
+
+
+def _label_of(config) -> str:
+    return t("jobs.default_label", model=MODEL_LABELS.get(config.model, config.model), dataset=config.dataset, seed=config.seed)
+
+
+def submit_training(config, force: bool = False, label: str | None = None):
+    """Start (or attach to) the training job of `config`; returns the job."""
+    from engine import jobs
+
+    return jobs.train_recsys(config, owner=session_id(), force=force, label=label or _label_of(config))
+
+
+def _draw_job(snap: dict, key: str) -> None:
+    """One job's progress: a bar, the live loss / validation Recall@50 chart, a cancel button for its owner."""
+    from engine import jobs
+
+    label, state = snap["label"], snap["state"]
+    if state == "done":
+        r = (snap.get("result") or {}).get("test/recall@50")
+        st.success(t("jobs.done", label=label, recall=f"{r:.3f}" if r is not None else "—"), icon="✅")
+        return
+    if state == "failed":
+        st.error(t("jobs.failed", label=label, error=snap["error"]), icon="⚠️")
+        return
+    if state == "cancelled":
+        st.warning(t("jobs.cancelled", label=label), icon="⏹️")
+        return
+    text = t("jobs.queued", label=label) if state == "queued" else t("jobs.running", label=label, message=snap["message"])
+    st.progress(snap["fraction"], text=text)
+    c1, c2 = st.columns([4, 1])
+    others = snap["attached"] - 1
+    c1.caption(t("jobs.shared", n=others, seconds=f"{snap['seconds']:.0f}") if others else t("jobs.alone", seconds=f"{snap['seconds']:.0f}"))
+    if snap["owner"] == session_id():
+        c2.button(t("jobs.cancel"), key=f"cancel-{key}", on_click=jobs.runner().cancel, args=(key, session_id()))
+    if snap["history"]:
+        st.plotly_chart(history_figure(snap["history"], t("jobs.live_title")), width="stretch", key=f"live-{key}")
+
+
+def job_snapshot(key: str) -> dict | None:
+    from engine import jobs
+
+    job = jobs.runner().get(key)
+    if job is None:
+        return None
+    snap = job.snapshot()
+    snap["result"] = job.result if isinstance(job.result, dict) else None
+    return snap
+
+
+def watch_jobs(keys: list[str], every: float = 1.0) -> None:
+    """Draw the jobs `keys`, redrawn every `every` s in a fragment (other widgets stay live); when none is queued or
+    running any more, the whole page reruns once so it can use the new runs."""
+    active = [k for k in keys if (s := job_snapshot(k)) is not None and s["state"] in ("queued", "running")]
+    if not active:
+        for k in keys:
+            if (s := job_snapshot(k)) is not None:
+                _draw_job(s, k)
+        return
+
+    @st.fragment(run_every=every)
+    def panel() -> None:
+        snaps = {k: job_snapshot(k) for k in keys}
+        if not any(s is not None and s["state"] in ("queued", "running") for s in snaps.values()):
+            st.rerun()  # the whole page: it now finds the stored runs
+        for k, s in snaps.items():
+            if s is not None:
+                with st.container(border=True):
+                    _draw_job(s, k)
+
+    panel()
+
+
 def train_in_status(config, label: str | None = None):
-    """Train (or reuse) `config` inside st.status: a progress bar and a live loss / val Recall@50 chart per epoch."""
-    from engine.recsys.run import train
+    """Train (or reuse) `config` as a shared job and wait for it in this script run (a progress bar and the live
+    chart); returns the TrainedRun. Pages that can keep their widgets live use `submit_training` + `watch_jobs`."""
+    import time
 
-    label = label or f"Training a small default {MODEL_LABELS.get(config.model, config.model)} on {config.dataset} (seed {config.seed})"
+    from engine import store
+
+    label = label or _label_of(config)
+    job = submit_training(config, label=label)
     with st.status(label, expanded=True) as status:
-        progress, _ = st_progress("epochs")
-        chart = st.empty()
+        box = st.empty()
+        while job.active:
+            with box.container():
+                _draw_job(job.snapshot(), job.key)
+            time.sleep(1.0)
+        snap = job_snapshot(job.key) or job.snapshot()
+        if job.state != "done":
+            box.empty()
+            status.update(state="error")
+            _draw_job(snap, job.key)
+            st.stop()
+        box.empty()
+        status.update(label=t("jobs.done", label=label, recall=f"{snap['result']['test/recall@50']:.3f}"), state="complete", expanded=False)
+    with friendly_errors():
+        return load_run_cached(str(store.run_path("recsys", config.model, config)))
 
-        def live(history: list[dict]) -> None:
-            chart.plotly_chart(history_figure(history, "live: loss and validation Recall@50"), width="stretch",
-                               key=f"live-{label}-{len(history)}")
 
-        with friendly_errors():
-            run = train(config, progress=progress, on_epoch=live)
-        status.update(label=f"{label}: done, test Recall@50 {run.metrics['test/recall@50']:.3f}", state="complete", expanded=False)
-    return run
+def _damaged_notice(path: str, why: str, config=None) -> None:
+    """A damaged run: the sentence, and a retrain button when its config is known."""
+    st.error(why, icon="⚠️")
+    if config is not None:
+        st.button(t("jobs.retrain"), key=f"retrain-{Path(path).name}", type="primary",
+                  on_click=lambda: (load_run_cached.clear(), submit_training(config, force=True)))
+
+
+def _config_of(path: Path):
+    from engine.recsys.run import RecsysConfig
+
+    try:
+        return RecsysConfig.from_dict(json.loads((path / "config.json").read_text()))
+    except Exception:  # noqa: BLE001 - a damaged config.json: no retrain button, the message says delete
+        return None
 
 
 def pick_run(models: tuple[str, ...], default_model: str = "mind", key: str = RUN_KEY, label: str = "Trained model"):
-    """A selectbox of the stored runs of the sidebar's dataset and seed (newest first) among `models`;
-    trains the small default `default_model` first when there is none. Returns the loaded TrainedRun."""
+    """A selectbox of the stored runs of the sidebar's dataset and seed (newest first) among `models`.
+
+    When there is none, the small default `default_model` is trained as a shared job (every session asking for it
+    attaches to the same one) and the page shows its progress, then reruns. Damaged runs get a message and a retrain
+    button. Returns the loaded TrainedRun."""
+    from engine import store
+    from engine.recsys.run import KIND
+
     ch = choice()
     runs = stored_runs(ch.dataset, ch.seed, models)
+    cfg = default_config(ch.dataset, ch.seed, default_model)
+    default_path = store.run_path(KIND, cfg.model, cfg)
+    for path, why in store.damaged_runs(KIND):
+        c = _config_of(path)
+        if c is not None and (j := job_snapshot(store.config_hash(c))) is not None and j["state"] in ("queued", "running"):
+            continue  # being retrained: the job's panel shows it
+        if path == default_path or (c is not None and c.dataset == ch.dataset and c.seed == ch.seed and c.model in models):
+            _damaged_notice(str(path), why, c or (cfg if path == default_path else None))
+    busy = [j.key for j in _active_jobs()]
     if not runs:
-        st.info(f"No trained {' / '.join(MODEL_LABELS[m] for m in models)} for this dataset and seed yet: "
-                "training a small default one now (it is stored and reused next time).")
-        train_in_status(default_config(ch.dataset, ch.seed, default_model))
-        runs = stored_runs(ch.dataset, ch.seed, models)
-        if not runs:
-            st.error("Training finished but no stored run was found; check EMBEDLAB_RUNS_DIR is writable.")
+        key_ = store.config_hash(cfg)
+        snap = job_snapshot(key_)
+        if snap is None or snap["state"] == "done" and not default_path.exists():
+            if default_path.exists():  # damaged: the notice above offers the retrain button
+                st.stop()
+            st.info(t("jobs.none_yet", models=" / ".join(MODEL_LABELS[m] for m in models)))
+            submit_training(cfg)
+        elif snap["state"] in ("failed", "cancelled"):
+            _draw_job(snap, key_)
+            st.button(t("jobs.train_again"), key="train-again", type="primary", on_click=lambda: submit_training(cfg))
             st.stop()
+        else:
+            st.info(t("jobs.none_yet", models=" / ".join(MODEL_LABELS[m] for m in models)))
+        watch_jobs([key_])
+        st.stop()
+    if busy:
+        watch_jobs(busy)
     by_path = {str(r["path"]): r for r in runs}
     first = next((i for i, r in enumerate(runs) if r["config"].model == default_model), 0)  # newest of the default model
     path = st.selectbox(label, list(by_path), index=first, format_func=lambda p: run_label(by_path[p]), key=key, bind="query-params",
@@ -171,11 +283,22 @@ def pick_run(models: tuple[str, ...], default_model: str = "mind", key: str = RU
     with friendly_errors():
         try:
             return load_run_cached(path)
+        except store.DamagedRunError as e:
+            _damaged_notice(path, str(e), by_path[path]["config"])
+            st.stop()
         except (RuntimeError, KeyError) as e:  # weights that no longer fit the model's code
             st.error(f"The stored run `{path}` does not fit the current {MODEL_LABELS.get(by_path[path]['config'].model)} code "
                      f"(it was trained by an older version): pick another run, or delete that folder and retrain it on "
                      f"**Train and compare**. Details: {str(e).splitlines()[0]}", icon="⚠️")
             st.stop()
+
+
+def _active_jobs():
+    """Jobs this session started or waits for that are still queued or running."""
+    from engine import jobs
+
+    mine = set(st.session_state.get(WATCHED_KEY, ()))
+    return [j for j in jobs.runner().active() if j.owner == session_id() or j.key in mine]
 
 
 def user_picker(evalset, key: str = USER_KEY, label: str = "Test user") -> int:

@@ -10,8 +10,9 @@ from engine.data.uploads import save_upload
 from engine.errors import DataError
 from engine.paths import data_dir
 from engine.recsys.version import is_current
-from engine.store import list_runs, load_json
+from engine.store import damaged_runs, list_runs, load_json
 from pages.common import DATASET_KEY
+from pages.i18n import t
 
 st.title("🧭 Embedding Lab")
 st.markdown(
@@ -64,7 +65,9 @@ st.subheader("Your own interaction log")
 st.markdown("A CSV or TSV with a header row and **user**, **item** and **timestamp** columns (**title** and "
             "**category** are optional). It is checked whole, R1 split included, kept under the runs directory, and "
             "listed in the sidebar's *Dataset* box; every recall page then works on it.")
-upload = st.file_uploader("Interaction log (.csv, .tsv or .txt, up to 20 MB)", key="log_upload")
+upload = st.file_uploader("Interaction log (.csv, .tsv or .txt)", key="log_upload",
+                          help=t("jobs.upload_limit", mb=st.get_option("server.maxUploadSize")))
+st.caption(t("jobs.upload_limit", mb=st.get_option("server.maxUploadSize")))
 if upload is not None:
     try:
         path = save_upload(upload.name, upload.getvalue())
@@ -92,6 +95,9 @@ for kind in ("recsys", "xray"):
             "NDCG@50 / ACC": met.get("test/ndcg@50", met.get("test/acc")),
             "run": run.name,
         })
+damaged = [why for kind in ("recsys", "xray") for _, why in damaged_runs(kind)]
+if damaged:
+    st.warning(t("jobs.damaged_home") + "\n\n" + "\n".join(f"- {why}" for why in damaged), icon="⚠️")
 if runs:
     st.dataframe(pd.DataFrame(runs), hide_index=True, width="stretch",
                  column_config={"Recall@50 / AUC": st.column_config.NumberColumn(format="%.3f"),

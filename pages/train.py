@@ -8,7 +8,9 @@ import streamlit as st
 
 from engine import store
 from engine.recsys.run import MODELS, RecsysConfig
-from pages.common import DEFAULT_EPOCHS, MODEL_LABELS, choice, friendly_errors, stored_runs, train_in_status
+from pages.common import (DEFAULT_EPOCHS, MODEL_LABELS, WATCHED_KEY, choice, friendly_errors, stored_runs, submit_training,
+                          watch_jobs)
+from pages.i18n import t
 
 MULTI = ("mind", "comirec-dr", "comirec-sa")
 METRICS = [("test/recall@20", "Recall@20"), ("test/ndcg@20", "NDCG@20"), ("test/hitrate@20", "HitRate@20"),
@@ -60,6 +62,7 @@ if go_train:
     if not models or not seeds:
         st.warning("Pick at least one model and one seed.")
     else:
+        keys = []
         for s in seeds:
             for model in models:
                 with friendly_errors():
@@ -68,7 +71,10 @@ if go_train:
                     if store.is_complete(store.run_path("recsys", model, cfg)):
                         st.success(f"{title}: already trained with this config — reused.", icon="♻️")
                         continue
-                    train_in_status(cfg, f"Training {title}")
+                    keys.append(submit_training(cfg, label=t("jobs.train_label", title=title)).key)
+        st.session_state[WATCHED_KEY] = keys
+if st.session_state.get(WATCHED_KEY):
+    watch_jobs(st.session_state[WATCHED_KEY])  # shared jobs: progress redrawn every second, the form stays live
 
 # -- results ----------------------------------------------------------------------------------------
 st.subheader(f"Results on {ch.label} (test users, protocol R1)")

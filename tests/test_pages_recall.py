@@ -93,13 +93,18 @@ def test_train_page_lists_stored_runs_trains_new_ones_and_reuses_them(tiny_runs)
     at.slider(key="epochs").set_value(2)
     at.select_slider(key="dim").set_value(16)
     at.radio(key="readout").set_value("mean")
-    at.button[0].click().run()
+    at.button[0].click().run()  # starts a training job (engine/jobs.py) and returns at once
     ok(at)
+    from engine.jobs import runner
+
+    [job] = [runner().wait(k, 120) for k in at.session_state["_watched_jobs"]]
+    assert job.state == "done" and [h["epoch"] for h in job.history] == [1, 2]  # the live chart's data, per epoch
+    at.run()  # the page's fragment reruns the page once the job is done
+    ok(at)
+    assert any("done, test Recall@50" in s.value for s in at.success)
     table = next(d.value for d in at.dataframe if "Recall@50" in d.value.columns)
     assert (table["model"] == "GRU4Rec").sum() == 1
     assert table.loc[table["model"] == "GRU4Rec", "readout"].iloc[0] == "mean"
-    live = chart(at, "live")  # the per-epoch chart drawn during training
-    assert [t["name"] for t in live["data"]] == ["training loss", "val Recall@50"]
 
     at.button[0].click().run()  # same config again: reused, not retrained
     ok(at)
@@ -283,7 +288,13 @@ def test_an_uploaded_log_becomes_a_dataset_and_the_map_says_it_has_no_titles(tin
     assert dataset.endswith(".csv") and "clicks-" in dataset
 
     at.session_state["map_method"] = "pca"  # t-SNE is the default; PCA keeps the test short
-    at.switch_page("pages/map.py").run()
+    at.switch_page("pages/map.py").run()  # nothing trained on this log: the page starts the default MIND as a job
+    ok(at)
+    from engine.jobs import runner
+
+    for job in runner().active():
+        runner().wait(job.key, 300)
+    at.run()
     ok(at)
     assert any("no item titles" in i.value for i in at.info)
     assert chart(at, "MIND item embeddings (PCA)")
