@@ -4,15 +4,26 @@ Run: streamlit run app.py
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import streamlit as st
 
-from engine.data.datasets import available
-from engine.data.uploads import list_uploads
-from engine.jobs import APP_THREADS
-from engine.threads import set_threads
-from pages.common import DATASET_KEY, SEED_KEY
+# The page files live in ui/pages/, not in a pages/ folder beside this script: Streamlit runs a folder named pages/
+# beside the entry script as a v1 multipage app (each file on its own, without this script's navigation and
+# sidebar) until the first st.navigation call of the process, so a fresh server's first visits to /routing, /map...
+# would skip app.py (and, at the same moment, crash). Streamlit's own advice for apps that use st.navigation is to
+# name that folder otherwise. `pages` stays the package name (ui/ goes on sys.path), so no page file changes.
+HERE = Path(__file__).parent
+PAGES_ROOT = HERE / "ui" if (HERE / "ui" / "pages").is_dir() else HERE
+if str(PAGES_ROOT) not in sys.path:
+    sys.path.insert(0, str(PAGES_ROOT))
+
+from engine.data.datasets import available  # noqa: E402
+from engine.data.uploads import list_uploads  # noqa: E402
+from engine.jobs import APP_THREADS  # noqa: E402
+from engine.threads import set_threads  # noqa: E402
+from pages.common import DATASET_KEY, SEED_KEY  # noqa: E402
 
 
 @st.cache_resource
@@ -25,7 +36,6 @@ def _threads() -> int:
 st.set_page_config(page_title="Embedding Lab", page_icon="🧭", layout="wide")
 _threads()
 
-HERE = Path(__file__).parent
 SECTIONS = {
     "": [("pages/home.py", "Home", "🏠", "")],
     "Sequence recall": [
@@ -38,9 +48,9 @@ SECTIONS = {
 }
 nav = {
     section: [
-        st.Page(path, title=title, icon=icon, url_path=url or None, default=not url)
+        st.Page(str((PAGES_ROOT / path).relative_to(HERE)), title=title, icon=icon, url_path=url or None, default=not url)
         for path, title, icon, url in pages
-        if (HERE / path).exists()
+        if (PAGES_ROOT / path).exists()
     ]
     for section, pages in SECTIONS.items()
 }

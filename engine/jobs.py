@@ -25,6 +25,7 @@ The engine never imports streamlit; the pages draw `snapshot()`.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 import traceback
@@ -60,6 +61,7 @@ class Job:
     finished: float | None = None
     attached: int = 1  # how many submits asked for this job
     future: Future | None = None
+    _seen: dict = field(default_factory=dict, repr=False)  # session id -> last time it drew this job
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -77,11 +79,20 @@ class Job:
             raise Cancelled(self.key)
         self.history = list(history)
 
+    def seen_by(self, session: str) -> None:
+        """A session drew this job just now (a page's progress fragment calls it on every redraw)."""
+        self._seen[session] = time.time()
+
+    def watchers(self, within: float = 5.0) -> int:
+        """Sessions that drew this job in the last `within` seconds (closed tabs drop out)."""
+        now = time.time()
+        return sum(1 for t in list(self._seen.values()) if now - t <= within)
+
     def snapshot(self) -> dict:
         """A plain copy any session can draw (no references to the live job's lists)."""
         return {"key": self.key, "label": self.label, "state": self.state, "fraction": self.fraction,
                 "message": self.message, "history": list(self.history), "error": self.error, "owner": self.owner,
-                "attached": self.attached, "seconds": (self.finished or time.time()) - (self.started or self.submitted)}
+                "attached": self.attached, "watchers": self.watchers(), "seconds": (self.finished or time.time()) - (self.started or self.submitted)}
 
 
 class JobRunner:
@@ -113,6 +124,7 @@ class JobRunner:
             job.state, job.message, job.finished = "cancelled", "cancelled before it started", time.time()
             return
         job.state, job.started, job.message = "running", time.time(), "starting"
+        print(f"[jobs] started {job.key}: {job.label}", file=sys.stderr, flush=True)  # the server log counts trainings
         try:
             job.result = work(job.progress, job.on_epoch)
             job.state, job.fraction = "done", 1.0

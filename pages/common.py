@@ -152,7 +152,7 @@ def _draw_job(snap: dict, key: str) -> None:
     text = t("jobs.queued", label=label) if state == "queued" else t("jobs.running", label=label, message=snap["message"])
     st.progress(snap["fraction"], text=text)
     c1, c2 = st.columns([4, 1])
-    others = snap["attached"] - 1
+    others = max(0, snap["watchers"] - 1)
     c1.caption(t("jobs.shared", n=others, seconds=f"{snap['seconds']:.0f}") if others else t("jobs.alone", seconds=f"{snap['seconds']:.0f}"))
     if snap["owner"] == session_id():
         c2.button(t("jobs.cancel"), key=f"cancel-{key}", on_click=jobs.runner().cancel, args=(key, session_id()))
@@ -166,6 +166,7 @@ def job_snapshot(key: str) -> dict | None:
     job = jobs.runner().get(key)
     if job is None:
         return None
+    job.seen_by(session_id())
     snap = job.snapshot()
     snap["result"] = job.result if isinstance(job.result, dict) else None
     return snap

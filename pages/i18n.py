@@ -14,9 +14,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from engine.paths import ASSETS_DIR
+
 LANGS = ("en", "zh")
 LANG_KEY = "lang"
-CATALOGUE_DIR = Path(__file__).resolve().parents[1] / "assets" / "i18n"
+CATALOGUE_DIR = ASSETS_DIR / "i18n"
 
 
 def _flatten(prefix: str, table: dict, out: dict[str, str]) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import PAGES
+
 from engine import store
 from engine.jobs import JobRunner
 from engine.recsys.run import KIND, RecsysConfig, list_runs, load_run, train
@@ -177,7 +179,7 @@ def test_the_routing_page_names_a_damaged_default_run_and_offers_a_retrain_butto
     monkeypatch.setenv("EMBEDLAB_RUNS_DIR", str(tmp_path))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
-    at.switch_page("pages/routing.py").run()
+    at.switch_page(f"{PAGES}/routing.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("is damaged" in e.value and "model.pt" in e.value for e in at.error), [e.value for e in at.error]
     assert [b.label for b in at.button] == ["Retrain this run"]

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import PAGES
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(dataset="synthetic", seed=0, dim=16, epochs=2)
 
@@ -83,7 +85,7 @@ def metric(at: AppTest, label: str) -> str:
 
 # -- train -----------------------------------------------------------------------------------------
 def test_train_page_lists_stored_runs_trains_new_ones_and_reuses_them(tiny_runs):
-    at = page("pages/train.py")
+    at = page(f"{PAGES}/train.py")
     table = next(d.value for d in at.dataframe if "Recall@50" in d.value.columns)
     assert set(table["model"]) == {"YouTubeDNN", "ComiRec-SA", "ComiRec-DR", "MIND"}
     assert table.loc[table["model"] == "ComiRec-DR", "Recall@50"].iloc[0] == pytest.approx(tiny_runs["comirec-dr"].metrics["test/recall@50"])
@@ -115,7 +117,7 @@ def test_train_page_lists_stored_runs_trains_new_ones_and_reuses_them(tiny_runs)
 # -- map -------------------------------------------------------------------------------------------
 def test_map_page_shows_every_item_by_topic_and_the_users_history_interests_and_future(tiny_runs):
     run = tiny_runs["mind"]
-    at = select_run(page("pages/map.py"), run)
+    at = select_run(page(f"{PAGES}/map.py"), run)
     at.radio(key="map_method").set_value("pca").run()
     ok(at)
     spec = chart(at, "MIND item embeddings (PCA)")
@@ -154,7 +156,7 @@ def test_map_page_shows_every_item_by_topic_and_the_users_history_interests_and_
 # -- routing ---------------------------------------------------------------------------------------
 def test_routing_page_heatmap_follows_the_iteration_and_K_sliders(tiny_runs):
     run = tiny_runs["mind"]
-    at = select_run(page("pages/routing.py"), run)
+    at = select_run(page(f"{PAGES}/routing.py"), run)
     row = at.selectbox(key="user").value
     n = int(run.split.test.lens[row])
     spec = chart(at, "MIND: coupling weights")
@@ -183,7 +185,7 @@ def test_routing_page_heatmap_follows_the_iteration_and_K_sliders(tiny_runs):
 
 
 def test_routing_page_label_aware_attention_sharpens_with_p(tiny_runs):
-    at = select_run(page("pages/routing.py"), tiny_runs["mind"])
+    at = select_run(page(f"{PAGES}/routing.py"), tiny_runs["mind"])
     at.slider(key="k").set_value(4).run()
     at.slider(key="p").set_value(0.0).run()
     ok(at)
@@ -196,7 +198,7 @@ def test_routing_page_label_aware_attention_sharpens_with_p(tiny_runs):
 
 def test_routing_page_comirec_sa_attention_and_planted_interests(tiny_runs):
     run = tiny_runs["comirec-sa"]
-    at = select_run(page("pages/routing.py"), run)
+    at = select_run(page(f"{PAGES}/routing.py"), run)
     row = at.selectbox(key="user").value
     n = int(run.split.test.lens[row])
     z = arr(chart(at, "ComiRec-SA: attention A")["data"][0]["z"]).reshape(run.config.k, n)
@@ -207,14 +209,14 @@ def test_routing_page_comirec_sa_attention_and_planted_interests(tiny_runs):
 
 
 def test_routing_page_says_what_to_change_when_K_exceeds_the_history(tiny_runs):
-    at = select_run(page("pages/routing.py"), tiny_runs["mind-short"])  # histories of at most 5 behaviours
+    at = select_run(page(f"{PAGES}/routing.py"), tiny_runs["mind-short"])  # histories of at most 5 behaviours
     at.slider(key="k").set_value(7).run()
     assert not at.exception
     assert any("lower K" in w.value for w in at.warning)
 
 
 def test_routing_page_comirec_dr_K_slider_stops_at_the_trained_K(tiny_runs):
-    at = select_run(page("pages/routing.py"), tiny_runs["comirec-dr"])
+    at = select_run(page(f"{PAGES}/routing.py"), tiny_runs["comirec-dr"])
     assert at.slider(key="k").max == tiny_runs["comirec-dr"].config.k
     spec = chart(at, "ComiRec-DR: coupling weights")
     first = spec["frames"][0]["data"][0]["text"]  # iteration 1 starts from b_ij = 0: uniform, no row has a favourite
@@ -222,14 +224,14 @@ def test_routing_page_comirec_dr_K_slider_stops_at_the_trained_K(tiny_runs):
 
 
 def test_routing_page_rejects_a_single_vector_model_with_a_message(tiny_runs):
-    at = page("pages/routing.py")
+    at = page(f"{PAGES}/routing.py")
     assert str(tiny_runs["youtubednn"].path) not in at.selectbox(key="run").options
 
 
 # -- nearest ---------------------------------------------------------------------------------------
 def test_nearest_page_item_neighbours_by_ip_and_cosine(tiny_runs):
     run = tiny_runs["mind"]
-    at = select_run(page("pages/nearest.py"), run)
+    at = select_run(page(f"{PAGES}/nearest.py"), run)
     at.selectbox(key="item").set_value(3).run()
     ok(at)
     ip, cos = [d.value for d in at.dataframe if "score" in getattr(d.value, "columns", [])][:2]
@@ -241,7 +243,7 @@ def test_nearest_page_item_neighbours_by_ip_and_cosine(tiny_runs):
 
 def test_nearest_page_lambda_raises_diversity_and_hits_are_marked(tiny_runs):
     run = tiny_runs["mind"]
-    at = select_run(page("pages/nearest.py"), run)
+    at = select_run(page(f"{PAGES}/nearest.py"), run)
     at.slider(key="n").set_value(50).run()
     d0 = float(metric(at, "Diversity@50"))
     recs = next(d.value for d in at.dataframe if "merged (λ = 0)" in d.value.columns)
@@ -254,7 +256,7 @@ def test_nearest_page_lambda_raises_diversity_and_hits_are_marked(tiny_runs):
 
 
 def test_nearest_page_indexes_report_latency_and_recall_against_exact(tiny_runs):
-    at = select_run(page("pages/nearest.py"), tiny_runs["mind"])
+    at = select_run(page(f"{PAGES}/nearest.py"), tiny_runs["mind"])
     assert float(metric(at, "index recall@20 vs exact")) == pytest.approx(1.0)  # exact is exact
     at.radio(key="index_kind").set_value("ivf").run()
     at.slider(key="nlist").set_value(8).run()
@@ -288,7 +290,7 @@ def test_an_uploaded_log_becomes_a_dataset_and_the_map_says_it_has_no_titles(tin
     assert dataset.endswith(".csv") and "clicks-" in dataset
 
     at.session_state["map_method"] = "pca"  # t-SNE is the default; PCA keeps the test short
-    at.switch_page("pages/map.py").run()  # nothing trained on this log: the page starts the default MIND as a job
+    at.switch_page(f"{PAGES}/map.py").run()  # nothing trained on this log: the page starts the default MIND as a job
     ok(at)
     from engine.jobs import runner
 
@@ -310,7 +312,7 @@ def test_map_page_colours_movielens_items_by_their_first_genre(tiny_runs):
     assert "MovieLens-100K" in at.selectbox(key="dataset").options  # formatted labels
     at.session_state["dataset"] = "ml-100k"
     at.session_state["map_method"] = "pca"
-    at.switch_page("pages/map.py").run()
+    at.switch_page(f"{PAGES}/map.py").run()
     ok(at)
     select_run(at, run)
     assert at.radio(key="map_colour").options == ["genre", "popularity"]

@@ -248,7 +248,7 @@ def fit(
             opt.step()
             total += loss.item()
             batches += 1
-            if batches % 50 == 0:
+            if batches % 5 == 0:  # also where a job checks for cancellation
                 progress((epoch - 1 + i / n) / config.epochs, f"epoch {epoch}: loss {total / batches:.4f}")
         seconds = time.perf_counter() - t0
         val = evaluate_model(model, split.val, split)
