@@ -249,9 +249,11 @@ def pick_run(models: tuple[str, ...], default_model: str = "mind", key: str = RU
     from engine.recsys.run import KIND
 
     ch = choice()
-    runs = stored_runs(ch.dataset, ch.seed, models)
     cfg = default_config(ch.dataset, ch.seed, default_model)
     default_path = store.run_path(KIND, cfg.model, cfg)
+    key_ = store.config_hash(cfg)
+    snap = job_snapshot(key_)  # before listing: a job seen done has published its run, so the listing has it
+    runs = stored_runs(ch.dataset, ch.seed, models)
     for path, why in store.damaged_runs(KIND):
         c = _config_of(path)
         if c is not None and (j := job_snapshot(store.config_hash(c))) is not None and j["state"] in ("queued", "running"):
@@ -260,8 +262,6 @@ def pick_run(models: tuple[str, ...], default_model: str = "mind", key: str = RU
             _damaged_notice(str(path), why, c or (cfg if path == default_path else None))
     busy = [j.key for j in _active_jobs()]
     if not runs:
-        key_ = store.config_hash(cfg)
-        snap = job_snapshot(key_)
         if snap is None or snap["state"] == "done" and not default_path.exists():
             if default_path.exists():  # damaged: the notice above offers the retrain button
                 st.stop()
