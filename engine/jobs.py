@@ -83,7 +83,7 @@ class Job:
         """A session drew this job just now (a page's progress fragment calls it on every redraw)."""
         self._seen[session] = time.time()
 
-    def watchers(self, within: float = 5.0) -> int:
+    def watchers(self, within: float = 15.0) -> int:
         """Sessions that drew this job in the last `within` seconds (closed tabs drop out)."""
         now = time.time()
         return sum(1 for t in list(self._seen.values()) if now - t <= within)

@@ -33,7 +33,8 @@ def test_simultaneous_first_visits_to_every_sub_page_share_one_training_job(_bro
         # the three recall pages wait on the same job, each seeing the others
         for name in RECALL:
             pages[name].locator("[data-testid='stProgress']").first.wait_for(timeout=60_000)
-        pages["routing"].get_by_text(re.compile(r"2 other visitor\(s\) wait for this same job")).first.wait_for(timeout=30_000)
+        # each sees at least one other (all three once every tab has redrawn within the window; a loaded server is slow)
+        pages["routing"].get_by_text(re.compile(r"[12] other visitor\(s\) wait for this same job")).first.wait_for(timeout=120_000)
         for page in pages.values():
             assert_no_exception(page)
         screenshot(pages["routing"], "jobs_waiting")
@@ -47,4 +48,5 @@ def test_simultaneous_first_visits_to_every_sub_page_share_one_training_job(_bro
         screenshot(pages[RECALL[-1]], "jobs_cancelled")
     text = log.read_text()
     assert "Traceback" not in text and "Error" not in text, text[-3000:]
+    assert text.count("[jobs] started") == 1, text[-3000:]  # one training for the one config all three asked for
     assert not (runs / "recsys").exists() or list((runs / "recsys").iterdir()) == []  # nothing half-written stays
