@@ -4,27 +4,40 @@ Run: streamlit run app.py
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import streamlit as st
 
-from engine.data.datasets import available
-from engine.data.uploads import list_uploads
-from engine.threads import set_threads
-from pages.common import DATASET_KEY, SEED_KEY
-from pages.i18n import language_picker, resolve_lang, t
+# The page files live in ui/pages/, not in a pages/ folder beside this script: Streamlit runs a folder named pages/
+# beside the entry script as a v1 multipage app (each file on its own, without this script's navigation and
+# sidebar) until the first st.navigation call of the process, so a fresh server's first visits to /routing, /map...
+# would skip app.py (and, at the same moment, crash). Streamlit's own advice for apps that use st.navigation is to
+# name that folder otherwise. `pages` stays the package name (ui/ goes on sys.path), so no page file changes.
+HERE = Path(__file__).parent
+PAGES_ROOT = HERE / "ui" if (HERE / "ui" / "pages").is_dir() else HERE
+if str(PAGES_ROOT) not in sys.path:
+    sys.path.insert(0, str(PAGES_ROOT))
+
+from engine.data.datasets import available  # noqa: E402
+from engine.data.uploads import list_uploads  # noqa: E402
+from engine.jobs import APP_THREADS  # noqa: E402
+from engine.threads import set_threads  # noqa: E402
+from pages.common import DATASET_KEY, SEED_KEY  # noqa: E402
+from pages.i18n import language_picker, resolve_lang, t  # noqa: E402
 
 
 @st.cache_resource
 def _threads() -> int:
-    return set_threads()  # torch + faiss share the machine's cores; set once per process
+    # One torch / faiss thread for the whole server: trainings run as jobs beside the page reruns, one per core
+    # (engine/jobs.py explains the choice); set once per process.
+    return set_threads(APP_THREADS)
 
 
 st.set_page_config(page_title=t("app.name"), page_icon="🧭", layout="wide")
 _threads()
 resolve_lang()  # ?lang= in the URL, else this session's choice, else the browser's locale
 
-HERE = Path(__file__).parent
 SECTIONS = {
     "": [("pages/home.py", t("app.page_home"), "🏠", "")],
     t("app.section_recall"): [
@@ -40,9 +53,9 @@ SECTIONS = {
 }
 nav = {
     section: [
-        st.Page(path, title=title, icon=icon, url_path=url or None, default=not url)
+        st.Page(str((PAGES_ROOT / path).relative_to(HERE)), title=title, icon=icon, url_path=url or None, default=not url)
         for path, title, icon, url in pages
-        if (HERE / path).exists()
+        if (PAGES_ROOT / path).exists()
     ]
     for section, pages in SECTIONS.items()
 }
@@ -50,8 +63,8 @@ page = st.navigation({s: ps for s, ps in nav.items() if ps})
 
 with st.sidebar:
     language_picker()
-    if (HERE / "pages/glossary.py").exists():
-        st.page_link("pages/glossary.py", label=t("app.glossary_link"), icon="📖")
+    if (PAGES_ROOT / "pages/glossary.py").exists():
+        st.page_link(str((PAGES_ROOT / "pages/glossary.py").relative_to(HERE)), label=t("app.glossary_link"), icon="📖")
     st.markdown(t("app.sidebar_data"))
     options = ["synthetic"] + [n for n, ok in available().items() if ok and n != "synthetic"] + list_uploads()
     st.selectbox(

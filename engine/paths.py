@@ -13,3 +13,6 @@ def data_dir(override: str | os.PathLike | None = None) -> Path:
 def runs_dir(override: str | os.PathLike | None = None) -> Path:
     """Root of trained runs: `--runs-dir`, `EMBEDLAB_RUNS_DIR` or ./runs."""
     return Path(override or os.environ.get("EMBEDLAB_RUNS_DIR") or "runs").expanduser()
+
+
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"  # the repository's assets/ (samples, i18n catalogues)

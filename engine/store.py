@@ -4,16 +4,28 @@ A run is keyed by a hash of its config, so the app, the CLI and the benchmarks r
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+import shutil
+import tempfile
+import uuid
+import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
+from engine.errors import ConfigError
 from engine.paths import runs_dir
+
+REQUIRED = ("config.json", "model.pt", "metrics.json")
+
+
+class DamagedRunError(ConfigError):
+    """A run directory whose files are missing, truncated or not valid JSON (damaged by hand or by a full disk)."""
 
 
 def config_dict(config: Any) -> dict:
@@ -48,6 +60,17 @@ def load_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
+def read_json(path: Path) -> Any:
+    """A run file's JSON, or DamagedRunError with a sentence that names the file and what to do."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DamagedRunError(damaged_message(path.parent, f"{path.name} is missing")) from None
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
+        raise DamagedRunError(damaged_message(path.parent, f"{path.name} is not valid JSON ({e})")) from None
+
+
 def save_state(path: Path, state_dict: dict[str, torch.Tensor]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -56,19 +79,131 @@ def save_state(path: Path, state_dict: dict[str, torch.Tensor]) -> None:
 
 
 def load_state(path: Path) -> dict[str, torch.Tensor]:
-    """Load a state_dict safely (tensors only, no pickled code)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """Load a state_dict safely (tensors only, no pickled code); a truncated or missing file is a DamagedRunError."""
+    path = Path(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise DamagedRunError(damaged_message(path.parent, f"{path.name} is missing")) from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
+        raise DamagedRunError(damaged_message(path.parent, f"{path.name} cannot be read ({str(e).splitlines()[0][:120]})")) from None
+
+
+def damaged_message(run: Path, what: str) -> str:
+    return (f"The stored run {Path(run).name} is damaged: {what}. Retrain it (the page's retrain button, or the CLI's "
+            f"train command with --force), or delete the folder {run}.")
+
+
+def problem(run: Path) -> str | None:
+    """Why a run directory cannot be used (a sentence), or None when it looks whole.
+
+    Cheap: required files exist, the JSON files parse and model.pt is a complete zip archive (torch.save's format;
+    a truncated file loses the archive's directory, which sits at its end)."""
+    run = Path(run)
+    if not run.is_dir():
+        return damaged_message(run, "the folder is missing")
+    for name in REQUIRED:
+        if not (run / name).is_file():
+            return damaged_message(run, f"{name} is missing")
+    for name in ("config.json", "metrics.json"):
+        try:
+            json.loads((run / name).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
+            return damaged_message(run, f"{name} is not valid JSON ({e})")
+    try:
+        with zipfile.ZipFile(run / "model.pt") as z:
+            z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return damaged_message(run, "model.pt is truncated or not a saved model")
+    return None
 
 
 def is_complete(run: Path) -> bool:
-    """A run is usable once its model and metrics are both written (metrics last)."""
-    return (run / "model.pt").exists() and (run / "metrics.json").exists() and (run / "config.json").exists()
+    """A run is usable: every required file is there and readable (see `problem`)."""
+    return problem(run) is None
 
 
-def list_runs(kind: str, root: str | os.PathLike | None = None) -> list[Path]:
-    """Completed runs of a kind, newest first."""
+def _run_dirs(kind: str, root: str | os.PathLike | None) -> list[Path]:
     base = runs_dir(root) / kind
     if not base.exists():
         return []
-    runs = [p for p in base.iterdir() if p.is_dir() and is_complete(p)]
+    return [p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")]  # ".<name>.*.part": being built
+
+
+def list_runs(kind: str, root: str | os.PathLike | None = None) -> list[Path]:
+    """Complete, readable runs of a kind, newest first (runs being built and damaged runs are left out)."""
+    runs = [p for p in _run_dirs(kind, root) if is_complete(p)]
     return sorted(runs, key=lambda p: (p / "metrics.json").stat().st_mtime, reverse=True)
+
+
+def damaged_runs(kind: str, root: str | os.PathLike | None = None) -> list[tuple[Path, str]]:
+    """Run directories of a kind that cannot be used, with the reason: [(path, sentence)]."""
+    return [(p, why) for p in _run_dirs(kind, root) if (why := problem(p)) is not None]
+
+
+# -- building a run: a temporary folder beside its final place, renamed into place when complete ------------------
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_partial(final: Path) -> None:
+    """Remove the temporary folders of `final` left by processes that died mid-run (kill -9, power cut)."""
+    for p in Path(final).parent.glob(f".{Path(final).name}.*.part"):
+        try:
+            pid = int(p.name[len(final.name) + 2:].split(".")[0])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _pid_alive(pid):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def publish(tmp: Path, final: Path, replace: bool = False) -> bool:
+    """Rename the finished folder `tmp` to `final` (atomic on one filesystem). When `final` already holds a complete
+    run (another process finished the same config first) `tmp` is dropped, unless `replace`; a damaged `final` is
+    always replaced. Returns True when `tmp` became `final`."""
+    for _ in range(3):
+        try:
+            os.rename(tmp, final)  # fails when final exists and is not empty
+            return True
+        except OSError:
+            if not final.exists():
+                continue
+        if not replace and is_complete(final):
+            shutil.rmtree(tmp, ignore_errors=True)
+            return False
+        trash = final.parent / f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.old.part"
+        try:
+            os.rename(final, trash)
+        except OSError:
+            continue  # someone else moved it first: try again
+        shutil.rmtree(trash, ignore_errors=True)
+        replace = False
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise OSError(f"Could not move the finished run into {final}; check the runs directory is writable.")
+
+
+@contextlib.contextmanager
+def building(final: str | os.PathLike, replace: bool = False) -> Iterator[Path]:
+    """Write a run into a temporary folder beside `final`; on success it is renamed into place, on any error (or
+    Ctrl-C, or cancellation) it is removed. A crash or kill -9 leaves only a hidden `.<name>.<pid>.*.part` folder
+    that no listing shows and the next build of the same run sweeps away.
+
+        with store.building(path) as tmp:
+            store.save_json(tmp / "config.json", ...)
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    sweep_partial(final)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=".part", dir=final.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    publish(tmp, final, replace=replace)

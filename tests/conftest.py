@@ -12,6 +12,7 @@ from browser import CHROMIUM_ARGS, start_streamlit  # noqa: F401  (re-exported f
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
+PAGES = "ui/pages" if (ROOT / "ui" / "pages").is_dir() else "pages"  # page files, relative to app.py (see app.py)
 SHARED_DATA = Path(os.environ.get("EMBEDLAB_DATA_DIR") or ROOT.parent / "shared" / "data")
 
 os.environ.setdefault("EMBEDLAB_THREADS", "2")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from conftest import PAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 I18N = ROOT / "assets" / "i18n"
@@ -197,7 +198,7 @@ def violations(source: str, filename: str = "<page>") -> list[str]:
 
 
 def page_sources() -> list[Path]:
-    return [ROOT / "app.py"] + sorted(p for p in (ROOT / "pages").glob("*.py") if p.name != "i18n.py")
+    return [ROOT / "app.py"] + sorted(p for p in (ROOT / PAGES).glob("*.py") if p.name != "i18n.py")
 
 
 @pytest.mark.parametrize("path", page_sources(), ids=lambda p: p.name)
@@ -243,7 +244,7 @@ st.set_page_config(page_title=t("app.name"), layout="wide")
 from test_pages_recall import tiny_runs  # noqa: E402,F401  (session fixture: tiny stored runs of every recall model)
 
 # Every page file (pages added later included); the X-ray page needs its own data and run, below.
-RECALL_PAGES = tuple(f"pages/{p.name}" for p in sorted((ROOT / "pages").glob("*.py")) if p.stem not in ("common", "i18n", "xray"))
+RECALL_PAGES = tuple(f"{PAGES}/{p.name}" for p in sorted((ROOT / PAGES).glob("*.py")) if p.stem not in ("common", "i18n", "xray"))
 
 
 def open_page(path: str, lang: str | None = None, locale: str | None = None) -> AppTest:
@@ -254,7 +255,7 @@ def open_page(path: str, lang: str | None = None, locale: str | None = None) -> 
         at.context["locale"] = locale
     at.session_state["map_method"] = "pca"  # t-SNE is the map's default; PCA keeps the test short
     at.run()
-    if path != "pages/home.py":
+    if path != f"{PAGES}/home.py":
         at.switch_page(path).run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -275,21 +276,21 @@ def test_every_page_runs_in_chinese_and_english_with_no_missing_key(tiny_runs, p
     assert zh.session_state["lang"] == "zh"
     assert re.search(r"[\u4e00-\u9fff]", shown_text(zh)), f"{path}: no Chinese on screen"
     en = open_page(path, lang="en")
-    if path != "pages/glossary.py":  # the glossary shows both names on purpose
+    if path != f"{PAGES}/glossary.py":  # the glossary shows both names on purpose
         assert not re.search(r"[\u4e00-\u9fff]", shown_text(en).replace("语言", "").replace("中文", "")), f"{path}: Chinese in English"
 
 
 def test_the_browser_locale_picks_the_default_and_the_url_wins(tiny_runs):
-    at = open_page("pages/home.py", locale="zh-CN")
+    at = open_page(f"{PAGES}/home.py", locale="zh-CN")
     assert at.session_state["lang"] == "zh" and at.query_params.get("lang") in ("zh", ["zh"])
-    at = open_page("pages/home.py", locale="zh-CN", lang="en")
+    at = open_page(f"{PAGES}/home.py", locale="zh-CN", lang="en")
     assert at.session_state["lang"] == "en"
-    at = open_page("pages/home.py", locale="de-DE")
+    at = open_page(f"{PAGES}/home.py", locale="de-DE")
     assert at.session_state["lang"] == "en"
 
 
 def test_switching_language_in_the_sidebar_translates_the_page_and_the_url(tiny_runs):
-    at = open_page("pages/home.py")
+    at = open_page(f"{PAGES}/home.py")
     assert at.title[0].value.startswith("🧭")
     at.radio(key="lang_picker").set_value("zh").run()
     assert not at.exception
@@ -305,7 +306,7 @@ def test_glossary_lists_every_term_in_both_languages_and_the_search_filters_it(t
     for i in ids:  # a name, a definition and a source in both languages
         for lang in LANGS:
             assert all(catalogue(lang).get(f"glossary.terms.{i}.{f}") for f in ("term", "definition", "source")), (lang, i)
-    at = open_page("pages/glossary.py", lang="zh")
+    at = open_page(f"{PAGES}/glossary.py", lang="zh")
     terms = [m.value for m in at.markdown if m.value.startswith("**")]
     assert len(terms) == len(ids)
     assert any("**behaviour capsule** · **行为胶囊**" in m for m in terms)

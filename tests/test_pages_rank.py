@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from test_pages_recall import arr, chart, charts, ok
+from conftest import PAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_RANK = dict(dataset="synthetic", seed=0, dim=8, cat_dim=4, epochs=1)
@@ -36,7 +37,7 @@ def rank_runs(tmp_path_factory):
 def rank_page() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.run()
-    at.switch_page("pages/rank.py").run()
+    at.switch_page(f"{PAGES}/rank.py").run()
     ok(at)
     return at
 

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import PAGES
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(dataset="synthetic", seed=0, dim=16, epochs=2)
 
@@ -84,7 +86,7 @@ def metric(at: AppTest, label: str) -> str:
 
 # -- train -----------------------------------------------------------------------------------------
 def test_train_page_lists_stored_runs_trains_new_ones_and_reuses_them(tiny_runs):
-    at = page("pages/train.py")
+    at = page(f"{PAGES}/train.py")
     table = next(d.value for d in at.dataframe if "Recall@50" in d.value.columns)
     assert set(table["model"]) == {"YouTubeDNN", "ComiRec-SA", "ComiRec-DR", "MIND"}
     dr = tiny_runs["comirec-dr"]
@@ -100,13 +102,18 @@ def test_train_page_lists_stored_runs_trains_new_ones_and_reuses_them(tiny_runs)
     at.slider(key="epochs").set_value(2)
     at.select_slider(key="dim").set_value(16)
     at.radio(key="readout").set_value("mean")
-    at.button[0].click().run()
+    at.button[0].click().run()  # starts a training job (engine/jobs.py) and returns at once
     ok(at)
+    from engine.jobs import runner
+
+    [job] = [runner().wait(k, 120) for k in at.session_state["_watched_jobs"]]
+    assert job.state == "done" and [h["epoch"] for h in job.history] == [1, 2]  # the live chart's data, per epoch
+    at.run()  # the page's fragment reruns the page once the job is done
+    ok(at)
+    assert any("done, test Recall@50" in s.value for s in at.success)
     table = next(d.value for d in at.dataframe if "Recall@50" in d.value.columns)
     assert (table["model"] == "GRU4Rec").sum() == 1
     assert table.loc[table["model"] == "GRU4Rec", "readout"].iloc[0] == "mean"
-    live = chart(at, "live")  # the per-epoch chart drawn during training
-    assert [t["name"] for t in live["data"]] == ["training loss", "val Recall@50"]
 
     at.button[0].click().run()  # same config again: reused, not retrained
     ok(at)
@@ -117,7 +124,7 @@ def test_train_page_lists_stored_runs_trains_new_ones_and_reuses_them(tiny_runs)
 # -- map -------------------------------------------------------------------------------------------
 def test_map_page_shows_every_item_by_topic_and_the_users_history_interests_and_future(tiny_runs):
     run = tiny_runs["mind"]
-    at = select_run(page("pages/map.py"), run)
+    at = select_run(page(f"{PAGES}/map.py"), run)
     at.radio(key="map_method").set_value("pca").run()
     ok(at)
     spec = chart(at, "MIND item embeddings (PCA)")
@@ -156,7 +163,7 @@ def test_map_page_shows_every_item_by_topic_and_the_users_history_interests_and_
 # -- routing ---------------------------------------------------------------------------------------
 def test_routing_page_heatmap_follows_the_iteration_and_K_sliders(tiny_runs):
     run = tiny_runs["mind"]
-    at = select_run(page("pages/routing.py"), run)
+    at = select_run(page(f"{PAGES}/routing.py"), run)
     row = at.selectbox(key="user").value
     n = int(run.split.test.lens[row])
     spec = chart(at, "MIND: coupling weights")
@@ -185,7 +192,7 @@ def test_routing_page_heatmap_follows_the_iteration_and_K_sliders(tiny_runs):
 
 
 def test_routing_page_label_aware_attention_sharpens_with_p(tiny_runs):
-    at = select_run(page("pages/routing.py"), tiny_runs["mind"])
+    at = select_run(page(f"{PAGES}/routing.py"), tiny_runs["mind"])
     at.slider(key="k").set_value(4).run()
     at.slider(key="p").set_value(0.0).run()
     ok(at)
@@ -198,7 +205,7 @@ def test_routing_page_label_aware_attention_sharpens_with_p(tiny_runs):
 
 def test_routing_page_comirec_sa_attention_and_planted_interests(tiny_runs):
     run = tiny_runs["comirec-sa"]
-    at = select_run(page("pages/routing.py"), run)
+    at = select_run(page(f"{PAGES}/routing.py"), run)
     row = at.selectbox(key="user").value
     n = int(run.split.test.lens[row])
     z = arr(chart(at, "ComiRec-SA: attention A")["data"][0]["z"]).reshape(run.config.k, n)
@@ -209,14 +216,14 @@ def test_routing_page_comirec_sa_attention_and_planted_interests(tiny_runs):
 
 
 def test_routing_page_says_what_to_change_when_K_exceeds_the_history(tiny_runs):
-    at = select_run(page("pages/routing.py"), tiny_runs["mind-short"])  # histories of at most 5 behaviours
+    at = select_run(page(f"{PAGES}/routing.py"), tiny_runs["mind-short"])  # histories of at most 5 behaviours
     at.slider(key="k").set_value(7).run()
     assert not at.exception
     assert any("lower K" in w.value for w in at.warning)
 
 
 def test_routing_page_comirec_dr_K_slider_stops_at_the_trained_K(tiny_runs):
-    at = select_run(page("pages/routing.py"), tiny_runs["comirec-dr"])
+    at = select_run(page(f"{PAGES}/routing.py"), tiny_runs["comirec-dr"])
     assert at.slider(key="k").max == tiny_runs["comirec-dr"].config.k
     spec = chart(at, "ComiRec-DR: coupling weights")
     first = spec["frames"][0]["data"][0]["text"]  # seeded routing (the remedy): iteration 1 already leans
@@ -228,14 +235,14 @@ def test_routing_page_comirec_dr_K_slider_stops_at_the_trained_K(tiny_runs):
 
 
 def test_routing_page_rejects_a_single_vector_model_with_a_message(tiny_runs):
-    at = page("pages/routing.py")
+    at = page(f"{PAGES}/routing.py")
     assert str(tiny_runs["youtubednn"].path) not in at.selectbox(key="run").options
 
 
 # -- nearest ---------------------------------------------------------------------------------------
 def test_nearest_page_item_neighbours_by_ip_and_cosine(tiny_runs):
     run = tiny_runs["mind"]
-    at = select_run(page("pages/nearest.py"), run)
+    at = select_run(page(f"{PAGES}/nearest.py"), run)
     at.selectbox(key="item").set_value(3).run()
     ok(at)
     ip, cos = [d.value for d in at.dataframe if "score" in getattr(d.value, "columns", [])][:2]
@@ -247,7 +254,7 @@ def test_nearest_page_item_neighbours_by_ip_and_cosine(tiny_runs):
 
 def test_nearest_page_lambda_raises_diversity_and_hits_are_marked(tiny_runs):
     run = tiny_runs["mind"]
-    at = select_run(page("pages/nearest.py"), run)
+    at = select_run(page(f"{PAGES}/nearest.py"), run)
     at.slider(key="n").set_value(50).run()
     d0 = float(metric(at, "Diversity@50"))
     recs = next(d.value for d in at.dataframe if "merged (λ = 0)" in d.value.columns)
@@ -260,7 +267,7 @@ def test_nearest_page_lambda_raises_diversity_and_hits_are_marked(tiny_runs):
 
 
 def test_nearest_page_indexes_report_latency_and_recall_against_exact(tiny_runs):
-    at = select_run(page("pages/nearest.py"), tiny_runs["mind"])
+    at = select_run(page(f"{PAGES}/nearest.py"), tiny_runs["mind"])
     assert float(metric(at, "index recall@20 vs exact")) == pytest.approx(1.0)  # exact is exact
     at.radio(key="index_kind").set_value("ivf").run()
     at.slider(key="nlist").set_value(8).run()
@@ -294,7 +301,13 @@ def test_an_uploaded_log_becomes_a_dataset_and_the_map_says_it_has_no_titles(tin
     assert dataset.endswith(".csv") and "clicks-" in dataset
 
     at.session_state["map_method"] = "pca"  # t-SNE is the default; PCA keeps the test short
-    at.switch_page("pages/map.py").run()
+    at.switch_page(f"{PAGES}/map.py").run()  # nothing trained on this log: the page starts the default MIND as a job
+    ok(at)
+    from engine.jobs import runner
+
+    for job in runner().active():
+        runner().wait(job.key, 300)
+    at.run()
     ok(at)
     assert any("no item titles" in i.value for i in at.info)
     assert chart(at, "MIND item embeddings (PCA)")
@@ -310,7 +323,7 @@ def test_map_page_colours_movielens_items_by_their_first_genre(tiny_runs):
     assert "MovieLens-100K" in at.selectbox(key="dataset").options  # formatted labels
     at.session_state["dataset"] = "ml-100k"
     at.session_state["map_method"] = "pca"
-    at.switch_page("pages/map.py").run()
+    at.switch_page(f"{PAGES}/map.py").run()
     ok(at)
     select_run(at, run)
     assert at.radio(key="map_colour").options == ["genre", "popularity"]
@@ -339,7 +352,7 @@ def test_home_lists_current_runs_but_not_those_of_older_model_code(tiny_runs):
 def test_routing_page_shows_the_paper_and_the_remedy_side_by_side_with_each_users_interest_cosines(tiny_runs):
     run = tiny_runs["mind"]
     assert run.config.remedy  # the app's default MIND trains with the remedy
-    at = select_run(page("pages/routing.py"), run)
+    at = select_run(page(f"{PAGES}/routing.py"), run)
     row = at.selectbox(key="user").value
     cos = [s for title, s in charts(at).items() if title == "cosine between interests"]
     cos = [s for c in at.get("plotly_chart") for s in [json.loads(c.proto.spec)]
@@ -366,12 +379,12 @@ def test_routing_page_shows_the_paper_and_the_remedy_side_by_side_with_each_user
 
 
 def test_nearest_page_heads_each_interest_with_its_majority_category_and_purity(tiny_runs):
-    at = select_run(page("pages/nearest.py"), tiny_runs["mind"])
+    at = select_run(page(f"{PAGES}/nearest.py"), tiny_runs["mind"])
     table = next(d.value for d in at.dataframe if any(str(c).startswith("merged (") for c in d.value.columns))
     heads = [c for c in table.columns if str(c).startswith("interest ")]
     assert heads and all(" · " in h and h.endswith("%") for h in heads), heads
 
 
 def test_map_page_states_the_users_interest_cosine_beside_kmeans(tiny_runs):
-    at = select_run(page("pages/map.py"), tiny_runs["mind"])
+    at = select_run(page(f"{PAGES}/map.py"), tiny_runs["mind"])
     assert any("mean pairwise cosine" in m.value and "k-means" in m.value for m in at.markdown)

@@ -9,6 +9,7 @@ import numpy as np
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from conftest import PAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,7 +22,7 @@ def scale_page(tmp_path, monkeypatch):
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
         at.session_state["lang"] = lang
         at.run()
-        at.switch_page("pages/scale.py").run()
+        at.switch_page(f"{PAGES}/scale.py").run()
         assert not at.exception, [e.value for e in at.exception]
         return at
 

@@ -10,12 +10,12 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from conftest import shared_data_or_skip
+from conftest import PAGES, shared_data_or_skip
 from test_xray_images import chest_like, png_bytes
 from test_xray_train import xray_data, xray_run  # noqa: F401  (session fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = str(ROOT / "pages" / "xray.py")
+PAGE = str(ROOT / PAGES / "xray.py")
 SAMPLE = ROOT / "assets" / "xray-samples" / "NORMAL2-IM-1427-0001.jpeg"
 
 

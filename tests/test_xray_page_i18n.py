@@ -8,6 +8,7 @@ import re
 from conftest import shared_data_or_skip
 from test_i18n import LANGS, open_page
 from test_xray_train import xray_data, xray_run  # noqa: F401  (session fixtures)
+from conftest import PAGES
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -17,7 +18,7 @@ def test_the_xray_page_runs_in_both_languages(monkeypatch, xray_run):
     monkeypatch.setenv("EMBEDLAB_RUNS_DIR", str(xray_run.parents[1]))
     shown = {}
     for lang in LANGS:
-        at = open_page("pages/xray.py", lang=lang)
+        at = open_page(f"{PAGES}/xray.py", lang=lang)
         labels = [m.label for m in at.metric] + [t.label for t in at.tabs]
         assert len(at.metric) >= 8, labels  # the trained branch: test metrics and the sample's analysis
         shown[lang] = " ".join(labels + [c.value for c in at.caption])

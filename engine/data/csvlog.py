@@ -17,6 +17,25 @@ ALIASES = {
     "category": ["category", "genre", "cat"],
 }
 MAX_BYTES = 500 * 1024 * 1024
+MAX_ROWS = 2_000_000  # interactions; MovieLens-1M fits. A bigger log is refused before pandas parses it (memory).
+
+
+def count_rows(source: str | Path | bytes, cap: int = MAX_ROWS) -> int:
+    """Data rows (lines after the header) of a log, counted in 1 MB chunks; stops counting past `cap`."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        return max(0, data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1) - 1)
+    n, last = 0, b"\n"
+    with open(source, "rb") as f:
+        while n <= cap + 1 and (chunk := f.read(1 << 20)):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return max(0, n + (0 if last == b"\n" else 1) - 1)
+
+
+def too_many_rows(name: str, rows: int, cap: int = MAX_ROWS) -> DataError:
+    return DataError(f"{name} has more than {cap:,} rows ({rows:,}+ counted); this app takes logs of at most {cap:,} "
+                     "interactions. Sample it down (for example, keep a random subset of users) and use it again.")
 
 
 def _ids(col: pd.Series) -> tuple[pd.Series, pd.Series | None]:
@@ -38,8 +57,12 @@ def load_csv(path: str | Path) -> Interactions:
         raise DataError(f"{path.name} is empty: it needs a header row with user, item and timestamp columns.", code="log_empty", name=path.name)
     if size > MAX_BYTES:
         raise DataError(f"{path.name} is larger than {MAX_BYTES // 2**20} MB; sample it down first.", code="log_too_large", name=path.name, mb=MAX_BYTES // 2**20)
+    rows = count_rows(path)
+    if rows > MAX_ROWS:
+        raise too_many_rows(path.name, rows)
     try:
-        head = path.read_text(encoding="utf-8", errors="replace")[:65536]
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(65536)
         if path.suffix.lower() in {".tsv", ".tab"}:
             sep = "\t"
         else:

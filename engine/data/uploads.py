@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from engine.data.csvlog import MAX_BYTES, load_csv
+from engine.data.csvlog import MAX_BYTES, MAX_ROWS, count_rows, load_csv, too_many_rows
 from engine.data.r1 import make_r1
 from engine.errors import DataError
 from engine.paths import runs_dir
@@ -32,6 +32,8 @@ def save_upload(name: str, data: bytes, runs_root: str | os.PathLike | None = No
         raise DataError(f"{name} is not a CSV or TSV log: upload a .csv, .tsv or .txt file with user, item and timestamp columns.", code="not_a_log", name=name)
     if len(data) > MAX_BYTES:
         raise DataError(f"{name} is larger than {MAX_BYTES // 2**20} MB; sample it down first.", code="log_too_large", name=name, mb=MAX_BYTES // 2**20)
+    if (rows := count_rows(data)) > MAX_ROWS:  # before anything is written or parsed
+        raise too_many_rows(name, rows)
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(name).stem).strip("-") or "log"
     path = uploads_dir(runs_root) / f"{stem}-{hashlib.sha1(data).hexdigest()[:8]}{suffix}"
     if path.exists():

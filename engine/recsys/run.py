@@ -16,6 +16,7 @@ import copy
 import dataclasses
 import json
 import resource
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -280,7 +281,7 @@ def fit(
             opt.step()
             total += loss.item()
             batches += 1
-            if batches % 50 == 0:
+            if batches % 5 == 0:  # also where a job checks for cancellation
                 progress((epoch - 1 + i / n) / config.epochs, f"epoch {epoch}: loss {total / batches:.4f}")
         seconds = time.perf_counter() - t0
         val = evaluate_model(model, split.val, split)
@@ -317,9 +318,11 @@ def train(
 ) -> TrainedRun:
     """Train `config` (or reuse its complete stored run) and write the run directory."""
     path = Path(out) if out else store.run_path(KIND, config.model, config, runs_root)
-    if not force and store.is_complete(path) and store.config_hash(store.load_json(path / "config.json")) == store.config_hash(config):
+    if not force and store.is_complete(path) and store.config_hash(store.read_json(path / "config.json")) == store.config_hash(config):
         progress(1.0, f"reusing {path}")
         return load_run(path, data_dir)
+    if path.exists() and (why := store.problem(path)) is not None:
+        print(f"{why.split(' Retrain it')[0].rstrip('.')}; training it again.", file=sys.stderr)  # the CLI's and the server log's message
     set_threads(threads)
     progress(0.0, "preparing the R1 split")
     split = split_of(config, data_dir)
@@ -352,21 +355,19 @@ def train(
             "threads": int(torch.get_num_threads()),
         }
     )
-    path.mkdir(parents=True, exist_ok=True)
-    for stale in ("metrics.json",):
-        (path / stale).unlink(missing_ok=True)
-    store.save_json(path / "config.json", config.to_dict())
-    store.save_state(path / "model.pt", model.state_dict())
-    store.save_json(path / "history.json", history)
-    np.savez(
-        path / "test_embeddings.npz",
-        user_ids=split.test.users.astype(np.int64),
-        user_vectors=test_vecs,
-        interest_mask=test_mask,
-        item_vectors=items,
-        item_raw_ids=split.item_raw_ids.astype(np.int64),
-    )
-    store.save_json(path / "metrics.json", metrics)  # last: marks the run complete
+    with store.building(path, replace=force) as tmp:  # a temporary folder, renamed to `path` once complete
+        store.save_json(tmp / "config.json", config.to_dict())
+        store.save_state(tmp / "model.pt", model.state_dict())
+        store.save_json(tmp / "history.json", history)
+        np.savez(
+            tmp / "test_embeddings.npz",
+            user_ids=split.test.users.astype(np.int64),
+            user_vectors=test_vecs,
+            interest_mask=test_mask,
+            item_vectors=items,
+            item_raw_ids=split.item_raw_ids.astype(np.int64),
+        )
+        store.save_json(tmp / "metrics.json", metrics)
     progress(1.0, f"done: test Recall@50 {metrics['test/recall@50']:.4f}")
     return TrainedRun(config=config, model=model, split=split, metrics=metrics, history=history, path=path)
 
@@ -374,9 +375,9 @@ def train(
 def load_run(path: str | Path, data_dir=None) -> TrainedRun:
     """A stored run: config, model (eval mode, weights loaded), split, metrics and history."""
     path = Path(path)
-    if not store.is_complete(path):
-        raise ConfigError(f"{path} is not a complete recsys run (config.json, model.pt and metrics.json); train it first.")
-    config = RecsysConfig.from_dict(store.load_json(path / "config.json"))
+    if (why := store.problem(path)) is not None:
+        raise store.DamagedRunError(why)
+    config = RecsysConfig.from_dict(store.read_json(path / "config.json"))
     if config.code_version != CODE_VERSION:
         raise ConfigError(f"{path} was trained by an older version of the model code ({config.code_version}, now {CODE_VERSION}); train it again.")
     split = split_of(config, data_dir)
@@ -384,8 +385,8 @@ def load_run(path: str | Path, data_dir=None) -> TrainedRun:
     model.load_state_dict(store.load_state(path / "model.pt"))
     model.eval()
     hist_file = path / "history.json"
-    history = store.load_json(hist_file) if hist_file.exists() else []
-    return TrainedRun(config=config, model=model, split=split, metrics=store.load_json(path / "metrics.json"), history=history, path=path)
+    history = store.read_json(hist_file) if hist_file.exists() else []
+    return TrainedRun(config=config, model=model, split=split, metrics=store.read_json(path / "metrics.json"), history=history, path=path)
 
 
 def list_runs(runs_root=None) -> list[dict]:

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from engine.data.medmnist import SPLITS, XrayData, load_pneumoniamnist
 from engine.errors import ConfigError
 from engine.progress import Progress, silent
-from engine.store import is_complete, list_runs, load_json, load_state, run_path, save_json, save_state
+from engine.store import building, is_complete, list_runs, load_json, load_state, run_path, save_json, save_state
 from engine.threads import set_threads
 from engine.vision.metrics import binary_metrics
 from engine.vision.model import STRATEGIES, XrayNet
@@ -312,18 +312,18 @@ def train(config: XrayConfig, data: XrayData | None = None, progress: Progress =
 def save_run(result: TrainResult, out: Path) -> Path:
     """config.json, model.pt, history.json, evaluation.json, embeddings.npz, test_predictions.csv, metrics.json (last)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    save_json(out / "config.json", asdict(result.config))
-    save_state(out / "model.pt", result.model.state_dict())
-    save_json(out / "history.json", result.history)
-    save_json(out / "evaluation.json", result.evaluation)
-    np.savez(out / "embeddings.npz", **{k: v.astype(np.float16 if k in ("train", "ood_train") else np.float32) for k, v in result.embeddings.items()})
-    with open(out / "test_predictions.csv", "w", newline="") as f:
-        wr = csv.writer(f)
-        wr.writerow(["index", "probability"])
-        for i, p in zip(result.test_index, result.test_probabilities):
-            wr.writerow([int(i), f"{float(p):.6f}"])
-    save_json(out / "metrics.json", result.metrics)
+    with building(out, replace=True) as tmp:  # a temporary folder, renamed to `out` once complete
+        save_json(tmp / "config.json", asdict(result.config))
+        save_state(tmp / "model.pt", result.model.state_dict())
+        save_json(tmp / "history.json", result.history)
+        save_json(tmp / "evaluation.json", result.evaluation)
+        np.savez(tmp / "embeddings.npz", **{k: v.astype(np.float16 if k in ("train", "ood_train") else np.float32) for k, v in result.embeddings.items()})
+        with open(tmp / "test_predictions.csv", "w", newline="") as f:
+            wr = csv.writer(f)
+            wr.writerow(["index", "probability"])
+            for i, p in zip(result.test_index, result.test_probabilities):
+                wr.writerow([int(i), f"{float(p):.6f}"])
+        save_json(tmp / "metrics.json", result.metrics)
     return out
 
 

@@ -29,12 +29,14 @@ from pathlib import Path
 
 import streamlit as st
 
+from engine.paths import ASSETS_DIR
+
 LANGS = ("en", "zh")
 LANG_KEY = "lang"
 PICKER_KEY = "lang_picker"  # the sidebar widget; the language itself is a plain session key (widget state is dropped on runs that skip the widget)
 MISSING_KEY = "_i18n_missing"
 LANG_NAMES = {"en": "English", "zh": "中文"}
-CATALOGUE_DIR = Path(__file__).resolve().parents[1] / "assets" / "i18n"
+CATALOGUE_DIR = ASSETS_DIR / "i18n"
 
 
 def _flatten(prefix: str, table: dict, out: dict[str, str]) -> None:

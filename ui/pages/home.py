@@ -10,7 +10,7 @@ from engine.data.uploads import save_upload
 from engine.errors import DataError
 from engine.paths import data_dir
 from engine.recsys.version import is_current
-from engine.store import list_runs, load_json
+from engine.store import damaged_runs, list_runs, load_json
 from pages.common import DATASET_KEY
 from pages.i18n import error_text, t
 
@@ -51,7 +51,9 @@ def use_dataset(name: str) -> None:
 
 st.subheader(t("home.own_log"))
 st.markdown(t("home.own_log_text"))
-upload = st.file_uploader(t("home.upload_label"), key="log_upload")
+upload = st.file_uploader(t("home.upload_label"), key="log_upload",
+                          help=t("jobs.upload_limit", mb=st.get_option("server.maxUploadSize")))
+st.caption(t("jobs.upload_limit", mb=st.get_option("server.maxUploadSize")))
 if upload is not None:
     try:
         path = save_upload(upload.name, upload.getvalue())
@@ -80,6 +82,9 @@ for kind in ("recsys", "xray"):
             t("interests.home_cos"): met.get("test/interest_cosine"),
             t("home.col_run"): run.name,
         })
+damaged = [why for kind in ("recsys", "xray") for _, why in damaged_runs(kind)]
+if damaged:
+    st.warning(t("jobs.damaged_home") + "\n\n" + "\n".join(f"- {why}" for why in damaged), icon="⚠️")
 if runs:
     st.dataframe(pd.DataFrame(runs), hide_index=True, width="stretch",
                  column_config={"Recall@50 / AUC": st.column_config.NumberColumn(format="%.3f"),

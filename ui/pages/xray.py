@@ -11,6 +11,7 @@ import streamlit as st
 
 from engine.data.medmnist import CLASSES, XrayData, load_pneumoniamnist
 from engine.errors import EmbedLabError
+from engine.paths import ASSETS_DIR
 from engine.store import load_json
 from engine.vision.benchmark import CITATION, STRATEGY_LABELS, comparison_rows
 from engine.vision.explain import Analysis, XrayExplainer, embedding_maps, overlay
@@ -19,7 +20,7 @@ from engine.vision.train import XrayConfig, list_xray_runs, train_and_save
 import pages.common  # noqa: F401  (routes a first direct visit through app.py)
 from pages.i18n import error_text, t
 
-SAMPLES = Path(__file__).resolve().parents[1] / "assets" / "xray-samples"
+SAMPLES = ASSETS_DIR / "xray-samples"
 COLORS = {"normal": "#1f77b4", "pneumonia": "#d62728"}
 
 

@@ -8,7 +8,8 @@ import streamlit as st
 
 from engine import store
 from engine.recsys.run import MODELS, RecsysConfig
-from pages.common import DEFAULT_EPOCHS, MODEL_LABELS, choice, friendly_errors, stored_runs, train_in_status
+from pages.common import (DEFAULT_EPOCHS, MODEL_LABELS, WATCHED_KEY, choice, friendly_errors, stored_runs, submit_training,
+                          watch_jobs)
 from pages.i18n import t
 
 MULTI = ("mind", "comirec-dr", "comirec-sa")
@@ -62,6 +63,7 @@ if go_train:
     if not models or not seeds:
         st.warning(t("train.pick_one"))
     else:
+        keys = []
         for s in seeds:
             for model in models:
                 with friendly_errors():
@@ -70,7 +72,10 @@ if go_train:
                     if store.is_complete(store.run_path("recsys", model, cfg)):
                         st.success(t("train.reused", title=title), icon="♻️")
                         continue
-                    train_in_status(cfg, t("train.training", title=title))
+                    keys.append(submit_training(cfg, label=t("jobs.train_label", title=title)).key)
+        st.session_state[WATCHED_KEY] = keys
+if st.session_state.get(WATCHED_KEY):
+    watch_jobs(st.session_state[WATCHED_KEY])  # shared jobs: progress redrawn every second, the form stays live
 
 # -- results ----------------------------------------------------------------------------------------
 st.subheader(t("train.results", dataset=ch.label))
