@@ -10,12 +10,13 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from engine.paths import ASSETS_DIR
 from engine.faiss_bench import clustered_vectors, default_settings, sweep, targets
 from engine.recsys.distributed import rows_that_fit, table_bytes
 from pages.common import choice, stored_runs
 from pages.i18n import t
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+BENCH = ASSETS_DIR.parent / "bench"  # the repository's committed bench results
 
 
 @st.cache_data(show_spinner=False)
