@@ -69,7 +69,7 @@ def test_rank_page_shows_where_each_held_out_item_moved_and_dien_attention_and_g
     np.testing.assert_allclose(ua, a * u, rtol=1e-4, atol=1e-6)  # u~'_t = a_t u'_t (the unit mean is linear)
     evo = chart(at, "PCA of the AUGRU states")
     names = [tr["name"] for tr in evo["data"]]
-    assert len(names) == len(at.multiselect(key="evo_targets").value) + 1 and "no target" in names[-1]
+    assert len(names) == len(at.multiselect(key=f"evo_targets_{row}").value) + 1 and "no target" in names[-1]
     assert all(len(arr(tr["x"])) == n for tr in evo["data"])  # one point per behaviour
 
     at.slider(key="n_cand").set_value(20).run()

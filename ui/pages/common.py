@@ -195,36 +195,9 @@ def watch_jobs(keys: list[str], every: float = 1.0) -> None:
     panel()
 
 
-def train_in_status(config, label: str | None = None):
-    """Train (or reuse) `config` as a shared job and wait for it in this script run (a progress bar and the live
-    chart); returns the TrainedRun. Pages that can keep their widgets live use `submit_training` + `watch_jobs`."""
-    import time
-
-    from engine import store
-
-    label = label or _label_of(config)
-    job = submit_training(config, label=label)
-    with st.status(label, expanded=True) as status:
-        box = st.empty()
-        while job.active:
-            with box.container():
-                _draw_job(job.snapshot(), job.key)
-            time.sleep(1.0)
-        snap = job_snapshot(job.key) or job.snapshot()
-        if job.state != "done":
-            box.empty()
-            status.update(state="error")
-            _draw_job(snap, job.key)
-            st.stop()
-        box.empty()
-        status.update(label=t("jobs.done", label=label, recall=f"{snap['result']['test/recall@50']:.3f}"), state="complete", expanded=False)
-    with friendly_errors():
-        return load_run_cached(str(store.run_path("recsys", config.model, config)))
-
-
 def run_for(config, label: str):
-    """The stored run of `config` (loaded once per process); when it is missing, trained first as a shared job
-    with its progress drawn here."""
+    """The stored run of `config` (loaded once per process), or None while it trains: then it is started (or
+    joined) as a shared job whose progress is drawn here, and the page reruns when it is done."""
     from engine import store
     from engine.recsys.run import KIND
 
@@ -232,7 +205,11 @@ def run_for(config, label: str):
     if store.is_complete(path):
         with friendly_errors():
             return load_run_cached(str(path))
-    return train_in_status(config, label)
+    drawn = {j.key for j in _active_jobs()}  # pick_run has drawn these on this run already
+    job = submit_training(config, label=label)
+    if job.key not in drawn:
+        watch_jobs([job.key])
+    return None
 
 
 def _damaged_notice(path: str, why: str, config=None) -> None:

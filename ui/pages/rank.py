@@ -162,7 +162,7 @@ else:
     if av.kind == "dien":
         st.subheader(t("rank.evolution_header"))
         default = [i for i in cand_opts if i in targets][:2] + [i for i in cand_opts if i not in targets][:2]
-        chosen = st.multiselect(t("rank.evolution_targets"), cand_opts, default=default[:4] or cand_opts[:3], key="evo_targets",
+        chosen = st.multiselect(t("rank.evolution_targets"), cand_opts, default=default[:4] or cand_opts[:3], key=f"evo_targets_{row}",  # per user: another user's picks are not among these candidates
                                 max_selections=5, format_func=lambda i: ("🎯 " if i in targets else "") + titles[i])
         if chosen:
             ev = ins.attention_view(ranker, hist, chosen)

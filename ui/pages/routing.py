@@ -160,11 +160,12 @@ st.caption(t("interests.section_intro"))
 other_cfg = cfg.variant(paper=cfg.remedy)
 other_name = t("interests.variant_paper") if cfg.remedy else t("interests.variant_remedy")
 other = run_for(other_cfg, t("interests.train_counterpart", variant=other_name))
-left, right = st.columns(2)
-for col, (r, picked) in zip((left, right), [(other, False), (run, True)] if cfg.remedy else [(run, True), (other, False)]):
-    with col:
-        separation_panel(r, picked)
-st.caption(t("interests.interests_table_caption", what=s_what))
+if other is not None:
+    left, right = st.columns(2)
+    for col, (r, picked) in zip((left, right), [(other, False), (run, True)] if cfg.remedy else [(run, True), (other, False)]):
+        with col:
+            separation_panel(r, picked)
+    st.caption(t("interests.interests_table_caption", what=s_what))
 
 # -- each interest's top items ---------------------------------------------------------------------
 st.subheader(t("routing.retrieves"))
