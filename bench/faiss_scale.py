@@ -22,22 +22,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine.machine import machine_line  # noqa: F401 (the other bench scripts import it from here)
 from engine.faiss_bench import clustered_vectors, default_settings, sweep, targets  # noqa: E402
 from engine.threads import set_threads  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-
-
-def machine_line() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.node() or 'host'}: {cpu}, {os.cpu_count()} cores visible, Python {platform.python_version()}"
 
 
 def main(argv: list[str] | None = None) -> int:

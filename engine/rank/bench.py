@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.machine import machine_line
 from engine.progress import Progress, silent
 from engine.rank.run import RankConfig, split_of, train, train_epoch, build_ranker
 
@@ -28,20 +29,6 @@ ABLATIONS = (dict(model="dien", evolution="aigru"), dict(model="dien", evolution
 def _fmt(values) -> str:
     a = np.asarray(values, dtype=float)
     return f"{a.mean():.4f} ± {a.std(ddof=1) if len(a) > 1 else 0.0:.4f}"
-
-
-def machine() -> str:
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-
-    return f"{cpu}, {os.cpu_count()} cores visible, Python {platform.python_version()}, torch {torch.__version__}"
 
 
 def epoch_ratio(dataset: str = "ml-100k", seed: int = 0, data_dir=None, rank_overrides: dict | None = None) -> dict:
@@ -116,7 +103,7 @@ def run_bench(dataset: str, seeds: list[int], bench_dir: str | Path = "bench", d
     lines = [f"# Rankers and two-stage recommendation on {dataset} under protocol R2", ""]
     lines += [f"Command: `python -m engine rank bench --dataset {dataset} --seeds {' '.join(map(str, seeds))} --threads {threads}`"
               + (f" (overrides {overrides})" if overrides else ""), ""]
-    lines += [f"Machine: {machine()}; {threads} thread(s). Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. "
+    lines += [f"Machine: {machine_line()}; {threads} thread(s). Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. "
               f"Whole bench {total_s / 60:.1f} min: recall runs {recall_s / 60:.1f} min (trained or reused), rankers "
               f"{rank_s / 60:.1f} min, epoch timing {(timing['gru4rec_s'] + timing['dien_s'] + timing['dien_paper_s']) / 60:.1f} min. "
               f"Load average at the end: {' '.join(load)} (the machine is shared: 2 cores, 5 developers).", ""]

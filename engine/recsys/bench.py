@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.cli_recsys import synthetic_from_args
+from engine.machine import machine_line
 
 _ROOT = Path(__file__).resolve().parents[2]  # the repository: the subprocesses import engine from here
 S1_COLUMNS = ("interest_cosine", "interest_purity@10", "interest_distinct", "topic_coverage", "topic_coverage_present")
@@ -44,20 +45,6 @@ def _train_cmd(args, model: str, seed: int) -> list[str]:
     if not args.reuse:
         cmd.append("--force")
     return cmd
-
-
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import torch
-
-    return f"{cpu}, {os.cpu_count()} cores visible, Python {platform.python_version()}, torch {torch.__version__}, {platform.system()} {platform.release()}"
 
 
 def _fmt(values: list[float]) -> str:
@@ -144,7 +131,7 @@ def run_bench(args) -> Path:
         "",
         f"Command: `{shlex.join(argv)}`",
         "",
-        f"Machine: {_machine()}; threads {_threads(args)}.",
+        f"Machine: {machine_line()}; threads {_threads(args)}.",
         f"Date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; whole benchmark {wall / 60:.1f} min "
         f"({len(jobs)} runs, each in its own process{'' if args.reuse else ', retrained'}, {args.jobs} at a time with "
         f"{_threads_per_job(args)} thread(s) each).",
