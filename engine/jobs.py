@@ -72,7 +72,7 @@ class Job:
         """The engine's progress callback; raises Cancelled once cancel was asked for."""
         if self._cancel.is_set():
             raise Cancelled(self.key)
-        self.fraction, self.message = min(1.0, max(0.0, float(fraction))), str(message)
+        self.fraction, self.message = min(1.0, max(0.0, float(fraction))), message if isinstance(message, str) else str(message)  # a coded Message stays one
 
     def on_epoch(self, history: list[dict]) -> None:
         if self._cancel.is_set():

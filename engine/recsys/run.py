@@ -31,7 +31,7 @@ from engine.data.datasets import load_dataset
 from engine.data.r1 import EvalSet, R1Split, make_r1
 from engine.data import scale
 from engine.data.synthetic import SyntheticConfig
-from engine.errors import ConfigError
+from engine.errors import ConfigError, Message
 from engine.progress import Progress, silent
 from engine.recsys.base import RecModel
 from engine.recsys.comirec_dr import ComiRecDR
@@ -282,14 +282,15 @@ def fit(
             total += loss.item()
             batches += 1
             if batches % 5 == 0:  # also where a job checks for cancellation
-                progress((epoch - 1 + i / n) / config.epochs, f"epoch {epoch}: loss {total / batches:.4f}")
+                progress((epoch - 1 + i / n) / config.epochs, Message(f"epoch {epoch}: loss {total / batches:.4f}", "progress_batch", epoch=epoch, loss=f"{total / batches:.4f}"))
         seconds = time.perf_counter() - t0
         val = evaluate_model(model, split.val, split)
         row = {"epoch": epoch, "loss": total / max(1, batches), "val/recall@50": val["recall@50"], "val/ndcg@50": val["ndcg@50"], "seconds": seconds}
         history.append(row)
         if on_epoch is not None:
             on_epoch(list(history))
-        progress(epoch / config.epochs, f"epoch {epoch}: loss {row['loss']:.4f}, val Recall@50 {row['val/recall@50']:.4f}")
+        progress(epoch / config.epochs, Message(f"epoch {epoch}: loss {row['loss']:.4f}, val Recall@50 {row['val/recall@50']:.4f}", "progress_epoch",
+                                                 epoch=epoch, loss=f"{row['loss']:.4f}", recall=f"{row['val/recall@50']:.4f}"))
         if row["val/recall@50"] > best:
             best, best_state, bad = row["val/recall@50"], copy.deepcopy(model.state_dict()), 0
         else:
@@ -319,12 +320,12 @@ def train(
     """Train `config` (or reuse its complete stored run) and write the run directory."""
     path = Path(out) if out else store.run_path(KIND, config.model, config, runs_root)
     if not force and store.is_complete(path) and store.config_hash(store.read_json(path / "config.json")) == store.config_hash(config):
-        progress(1.0, f"reusing {path}")
+        progress(1.0, Message(f"reusing {path}", "progress_reusing", path=str(path)))
         return load_run(path, data_dir)
     if path.exists() and (why := store.problem(path)) is not None:
         print(f"{why.split(' Retrain it')[0].rstrip('.')}; training it again.", file=sys.stderr)  # the CLI's and the server log's message
     set_threads(threads)
-    progress(0.0, "preparing the R1 split")
+    progress(0.0, Message("preparing the R1 split", "progress_split"))
     split = split_of(config, data_dir)
     torch.manual_seed(config.seed)
     model = build_model(config, split)
@@ -368,7 +369,7 @@ def train(
             item_raw_ids=split.item_raw_ids.astype(np.int64),
         )
         store.save_json(tmp / "metrics.json", metrics)
-    progress(1.0, f"done: test Recall@50 {metrics['test/recall@50']:.4f}")
+    progress(1.0, Message(f"done: test Recall@50 {metrics['test/recall@50']:.4f}", "progress_done", recall=f"{metrics['test/recall@50']:.4f}"))
     return TrainedRun(config=config, model=model, split=split, metrics=metrics, history=history, path=path)
 
 

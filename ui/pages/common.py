@@ -149,7 +149,7 @@ def _draw_job(snap: dict, key: str) -> None:
     if state == "cancelled":
         st.warning(t("jobs.cancelled", label=label), icon="⏹️")
         return
-    text = t("jobs.queued", label=label) if state == "queued" else t("jobs.running", label=label, message=snap["message"])
+    text = t("jobs.queued", label=label) if state == "queued" else t("jobs.running", label=label, message=error_text(snap["message"]))
     st.progress(snap["fraction"], text=text)
     c1, c2 = st.columns([4, 1])
     others = max(0, snap["watchers"] - 1)
@@ -268,7 +268,9 @@ def pick_run(models: tuple[str, ...], default_model: str = "mind", key: str = RU
     if busy:
         watch_jobs(busy)
     by_path = {str(r["path"]): r for r in runs}
-    first = next((i for i, r in enumerate(runs) if r["config"].model == default_model), 0)  # newest of the default model
+    first = next((i for i, r in enumerate(runs) if r["config"] == cfg),  # the page's default run (remedy on), else
+                 next((i for i, r in enumerate(runs) if r["config"].model == default_model and not r["config"].paper_faithful),
+                      next((i for i, r in enumerate(runs) if r["config"].model == default_model), 0)))  # the newest of the default model
     path = st.selectbox(label or t("common.trained_model"), list(by_path), index=first, format_func=lambda p: run_label(by_path[p]), key=key, bind="query-params",
                         help=t("common.trained_model_help"))
     with friendly_errors():
