@@ -33,7 +33,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from engine.errors import EmbedLabError
+from engine.errors import EmbedLabError, Message
 
 APP_THREADS = 1  # torch / faiss threads in a process that serves pages and runs jobs (see the module docstring)
 KEEP_FINISHED = 64  # finished jobs remembered (for sessions that come back to read the outcome)
@@ -52,7 +52,7 @@ class Job:
     owner: str | None
     state: str = "queued"  # queued | running | done | failed | cancelled
     fraction: float = 0.0
-    message: str = "waiting for a free worker"
+    message: str = field(default_factory=lambda: Message("waiting for a free worker", "job_waiting"))
     history: list[dict] = field(default_factory=list)
     error: str | None = None
     result: Any = None
@@ -121,15 +121,15 @@ class JobRunner:
 
     def _run(self, job: Job, work: Work) -> None:
         if job._cancel.is_set():
-            job.state, job.message, job.finished = "cancelled", "cancelled before it started", time.time()
+            job.state, job.message, job.finished = "cancelled", Message("cancelled before it started", "job_cancelled_early"), time.time()
             return
-        job.state, job.started, job.message = "running", time.time(), "starting"
+        job.state, job.started, job.message = "running", time.time(), Message("starting", "job_starting")
         print(f"[jobs] started {job.key}: {job.label}", file=sys.stderr, flush=True)  # the server log counts trainings
         try:
             job.result = work(job.progress, job.on_epoch)
             job.state, job.fraction = "done", 1.0
         except Cancelled:
-            job.state, job.message = "cancelled", "cancelled"
+            job.state, job.message = "cancelled", Message("cancelled", "job_cancelled")
         except EmbedLabError as e:  # a sentence for people
             job.state, job.error = "failed", str(e)
         except Exception as e:  # noqa: BLE001 - a job must never take the worker down; the page shows a sentence
@@ -150,7 +150,7 @@ class JobRunner:
             if job is None or not job.active or job.owner != owner:
                 return False
             job._cancel.set()
-            job.message = "cancelling…"
+            job.message = Message("cancelling…", "job_cancelling")
             return True
 
     def jobs(self) -> list[Job]:
