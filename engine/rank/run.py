@@ -14,7 +14,6 @@ Metric keys: {val,test}/auc (1:1), {val,test}/auc@1:100, and with a recall run
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import time
@@ -25,6 +24,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from engine.early_stopping import BestEpoch
 from engine import store
 from engine.data.r1 import R1Split
 from engine.data.synthetic import SyntheticConfig
@@ -196,7 +196,7 @@ def fit(model: Ranker, split: R1Split, config: RankConfig, progress: Progress = 
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     val_neg = protocol.auc_negatives(split, split.val, 1)
     history: list[dict] = []
-    best, best_state, bad = -1.0, None, 0
+    stopper = BestEpoch(config.patience)
     for epoch in range(1, config.epochs + 1):
         row = {"epoch": epoch, **train_epoch(model, split, config, rng, opt, progress, epoch)}
         row["val/auc"] = protocol.auc(model, split, split.val, 1, val_neg)
@@ -204,15 +204,9 @@ def fit(model: Ranker, split: R1Split, config: RankConfig, progress: Progress = 
         if on_epoch is not None:
             on_epoch(list(history))
         progress(epoch / config.epochs, f"epoch {epoch}: loss {row['loss/target']:.4f}, val AUC {row['val/auc']:.4f}")
-        if row["val/auc"] > best:
-            best, best_state, bad = row["val/auc"], copy.deepcopy(model.state_dict()), 0
-        else:
-            bad += 1
-            if bad >= config.patience:
-                break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
+        if stopper.update(model, row["val/auc"]):
+            break
+    stopper.restore(model)
     return history
 
 

@@ -12,7 +12,6 @@ with the protocol alone (`recompute_metrics`).
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import resource
@@ -28,6 +27,7 @@ import torch
 
 from engine import store
 from engine.data.datasets import load_dataset
+from engine.early_stopping import BestEpoch
 from engine.data.r1 import EvalSet, R1Split, make_r1
 from engine.data import scale
 from engine.data.synthetic import SyntheticConfig
@@ -266,7 +266,7 @@ def fit(
     n = len(target)
     rng = np.random.default_rng(config.seed)  # batch order
     opt = make_optimizer(model, param_groups(model, config.weight_decay), config.lr)  # Adam (SparseAdam for a sparse item table)
-    best, best_state, bad = -1.0, None, 0
+    stopper = BestEpoch(config.patience)
     ctx = distributed.current()  # None unless launched by torchrun with --distributed
     step_loss = distributed.loss_fn(model, ctx)  # model.loss, or through DDP
     for epoch in range(1, config.epochs + 1):
@@ -291,15 +291,9 @@ def fit(
             on_epoch(list(history))
         progress(epoch / config.epochs, Message(f"epoch {epoch}: loss {row['loss']:.4f}, val Recall@50 {row['val/recall@50']:.4f}", "progress_epoch",
                                                  epoch=epoch, loss=f"{row['loss']:.4f}", recall=f"{row['val/recall@50']:.4f}"))
-        if row["val/recall@50"] > best:
-            best, best_state, bad = row["val/recall@50"], copy.deepcopy(model.state_dict()), 0
-        else:
-            bad += 1
-            if bad >= config.patience:
-                break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
+        if stopper.update(model, row["val/recall@50"]):
+            break
+    stopper.restore(model)
     return history
 
 
