@@ -237,15 +237,16 @@ class SeparationView:
 
 
 def separation_for_user(interests: np.ndarray, mask: np.ndarray, item_vectors: np.ndarray, seen: np.ndarray,
-                        item_group: np.ndarray) -> SeparationView:
-    """S1 for one user: cosine matrix of the active interests, each one's top 10 with majority and purity."""
+                        item_group: np.ndarray, index: VectorIndex | None = None) -> SeparationView:
+    """S1 for one user: cosine matrix of the active interests, each one's top 10 with majority and purity
+    (`index`: an exact inner-product index over `item_vectors` to reuse; built when None)."""
     from engine.recsys.interests import interest_lists
 
     mask = np.asarray(mask, dtype=bool)
     active = np.flatnonzero(mask)
     v = np.asarray(interests, dtype=np.float64)[active]
     v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-    lists = interest_lists(np.asarray(interests)[None], mask[None], item_vectors, [np.asarray(seen)], item_group)[0]
+    lists = interest_lists(np.asarray(interests)[None], mask[None], item_vectors, [np.asarray(seen)], item_group, index=index)[0]
     return SeparationView(cosine=v @ v.T, active=active, lists=lists)
 
 

@@ -114,7 +114,8 @@ def recommendations() -> None:
 
     cols = {}
     active = np.flatnonzero(umask[row])
-    sep = ins.separation_for_user(uvecs[row], umask[row], items, user.seen, group) if model.multi_interest else None
+    sep = (ins.separation_for_user(uvecs[row], umask[row], items, user.seen, group, index_for(str(run.path), IndexSpec(), items))
+           if model.multi_interest else None)  # S1 reads exact search, whatever index the slider picked
     for a, k in enumerate(active):
         head = (t("interests.nearest_head", k=k + 1, cat=names[sep.lists[a].majority] if sep.lists[a].majority >= 0 else "—",
                   purity=f"{sep.lists[a].purity:.0%}") if sep is not None else t("map.user_vector"))
