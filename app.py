@@ -24,7 +24,7 @@ from engine.data.uploads import list_uploads  # noqa: E402
 from engine.jobs import APP_THREADS  # noqa: E402
 from engine.threads import set_threads  # noqa: E402
 from pages.common import DATASET_KEY, SEED_KEY  # noqa: E402
-from pages.i18n import language_picker, resolve_lang, t  # noqa: E402
+from pages.i18n import language_picker, localize_builtin_widgets, resolve_lang, t  # noqa: E402
 
 
 @st.cache_resource
@@ -37,6 +37,7 @@ def _threads() -> int:
 st.set_page_config(page_title=t("app.name"), page_icon="🧭", layout="wide")
 _threads()
 resolve_lang()  # ?lang= in the URL, else this session's choice, else the browser's locale
+localize_builtin_widgets()
 
 SECTIONS = {
     "": [("pages/home.py", t("app.page_home"), "🏠", "")],

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 import torch
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, Message
 from engine.paths import runs_dir
 
 REQUIRED = ("config.json", "model.pt", "metrics.json")
@@ -66,9 +66,9 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise DamagedRunError(damaged_message(path.parent, f"{path.name} is missing")) from None
+        raise damaged(path.parent, f"{path.name} is missing") from None
     except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
-        raise DamagedRunError(damaged_message(path.parent, f"{path.name} is not valid JSON ({e})")) from None
+        raise damaged(path.parent, f"{path.name} is not valid JSON ({e})") from None
 
 
 def save_state(path: Path, state_dict: dict[str, torch.Tensor]) -> None:
@@ -84,17 +84,24 @@ def load_state(path: Path) -> dict[str, torch.Tensor]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise DamagedRunError(damaged_message(path.parent, f"{path.name} is missing")) from None
+        raise damaged(path.parent, f"{path.name} is missing") from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
-        raise DamagedRunError(damaged_message(path.parent, f"{path.name} cannot be read ({str(e).splitlines()[0][:120]})")) from None
+        raise damaged(path.parent, f"{path.name} cannot be read ({str(e).splitlines()[0][:120]})") from None
 
 
-def damaged_message(run: Path, what: str) -> str:
-    return (f"The stored run {Path(run).name} is damaged: {what}. Retrain it (the page's retrain button, or the CLI's "
-            f"train command with --force), or delete the folder {run}.")
+def damaged_message(run: Path, what: str) -> Message:
+    """The sentence for a damaged run (English; coded `run_damaged` with the run's name, what is wrong and its folder)."""
+    return Message(f"The stored run {Path(run).name} is damaged: {what}. Retrain it (the page's retrain button, or the CLI's "
+                   f"train command with --force), or delete the folder {run}.", "run_damaged", name=Path(run).name, what=what, path=str(run))
 
 
-def problem(run: Path) -> str | None:
+def damaged(run: Path, what: str) -> DamagedRunError:
+    """A DamagedRunError carrying `damaged_message`'s code and params."""
+    m = damaged_message(run, what)
+    return DamagedRunError(str(m), code=m.code, **m.params)
+
+
+def problem(run: Path) -> Message | None:
     """Why a run directory cannot be used (a sentence), or None when it looks whole.
 
     Cheap: required files exist, the JSON files parse and model.pt is a complete zip archive (torch.save's format;

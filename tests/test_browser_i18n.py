@@ -71,3 +71,18 @@ def test_a_chinese_browser_gets_chinese_by_default(streamlit_server, _browser):
         assert "lang=zh" in page.url, page.url
     finally:
         context.close()
+
+
+def test_the_file_uploaders_own_words_are_chinese_too(streamlit_server, browser_page):
+    """Streamlit draws "Upload" and "20MB per file" itself; in Chinese the app's CSS puts the catalogue's words there."""
+    page = browser_page
+    page.goto(f"{streamlit_server}/?lang=zh")
+    wait_for_app(page)
+    drop = page.locator("[data-testid='stFileUploaderDropzone']").first
+    drop.wait_for(timeout=60_000)
+    after = drop.evaluate("""d => [d.querySelector("button [data-testid='stMarkdownContainer'] p"),
+                                   d.querySelector("[data-testid='stFileUploaderDropzoneInstructions'] span")]
+                                  .map(e => [getComputedStyle(e, '::after').content, getComputedStyle(e).fontSize])""")
+    (button, button_size), (limit, limit_size) = after
+    assert button == '"上传"' and button_size == "0px", after  # the English word is drawn at size 0, the Chinese after it
+    assert CJK.search(limit) and "MB" in limit and limit_size == "0px", after

@@ -352,3 +352,52 @@ def test_real_engine_errors_and_notes_read_the_same_in_english_from_the_catalogu
         assert i18n.catalogue("en")[f"errors.{e.code}"].format(**e.params) == str(e)
         zh = i18n.catalogue("zh")[f"errors.{e.code}"].format(**e.params)
         assert re.search(r"[\u4e00-\u9fff]", zh), zh
+
+
+def test_every_code_the_engine_sends_has_a_sentence_in_both_languages():
+    from pages.i18n import catalogue
+
+    """Every `code="..."` of an engine error and every coded Message("...", "code") has errors.<code> in en and zh."""
+    import ast as ast_
+
+    codes: dict[str, str] = {}
+    for f in sorted((ROOT / "engine").rglob("*.py")):
+        for node in ast_.walk(ast_.parse(f.read_text(), str(f))):
+            if not isinstance(node, ast_.Call):
+                continue
+            for kw in node.keywords:
+                if kw.arg == "code" and isinstance(kw.value, ast_.Constant) and isinstance(kw.value.value, str):
+                    codes[kw.value.value] = f"{f.name}:{node.lineno}"
+            name = node.func.attr if isinstance(node.func, ast_.Attribute) else getattr(node.func, "id", "")
+            if name == "Message" and len(node.args) >= 2 and isinstance(node.args[1], ast_.Constant):
+                codes[node.args[1].value] = f"{f.name}:{node.lineno}"
+    assert len(codes) > 40, codes  # the scan finds the engine's codes
+    for lang in ("en", "zh"):
+        missing = {c: where for c, where in codes.items() if f"errors.{c}" not in catalogue(lang)}
+        assert not missing, f"{lang}: add errors.<code> to assets/i18n/{lang}/errors.toml for {missing}"
+
+
+def test_damaged_runs_and_a_modified_dataset_copy_are_said_in_chinese(tmp_path):
+    """Two notes a visitor meets on real data: a damaged stored run and a PneumoniaMNIST file that is not the official one."""
+    import numpy as np
+
+    from engine import store
+    from engine.data.medmnist import load_pneumoniamnist
+    from pages import i18n
+
+    run = tmp_path / "runs" / "mind-abc"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    why = store.problem(run)
+    root = tmp_path / "data"
+    (root / "medmnist").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    np.savez(root / "medmnist" / "pneumoniamnist.npz", **{
+        f"{s}_{k}": (rng.integers(0, 255, (6, 28, 28), dtype=np.uint8) if k == "images" else np.array([[0], [1]] * 3))
+        for s in ("train", "val", "test") for k in ("images", "labels")})
+    notes = load_pneumoniamnist(root=root, allow_download=False).warnings
+    assert why is not None and len(notes) == 1 and notes[0].code == "xray_modified_copy"
+    for m in (why, notes[0]):
+        assert i18n.catalogue("en")[f"errors.{m.code}"].format(**m.params) == str(m)  # the English template is the engine's sentence
+        zh = i18n.catalogue("zh")[f"errors.{m.code}"].format(**m.params)
+        assert re.search(r"[\u4e00-\u9fff]", zh) and m.params["md5" if m is notes[0] else "name"] in zh, zh

@@ -16,7 +16,7 @@ import numpy as np
 
 from engine.data.images import preprocess, preprocess_batch
 from engine.data.files import md5sum
-from engine.errors import DataError, ImageError
+from engine.errors import DataError, ImageError, Message
 from engine.paths import data_dir
 from engine.progress import Progress, silent
 
@@ -58,7 +58,7 @@ def file_name(size: int) -> str:
 def download(size: int = 28, root: str | os.PathLike | None = None, progress: Progress = silent) -> Path:
     """Fetch the official file into <data_dir>/medmnist/ and verify its md5; DataError says what to do."""
     if size not in MD5:
-        raise DataError(f"PneumoniaMNIST comes in 28, 64, 128 or 224 px, not {size}; pick one of those.")
+        raise DataError(f"PneumoniaMNIST comes in 28, 64, 128 or 224 px, not {size}; pick one of those.", code="xray_size", size=size)
     name = file_name(size)
     target = data_dir(root) / "medmnist" / name
     url = RECORD.format(name=name)
@@ -78,16 +78,19 @@ def download(size: int = 28, root: str | os.PathLike | None = None, progress: Pr
                 f.write(block)
                 done += len(block)
                 if total:
-                    progress(done / total, f"downloading {name}: {done / 2**20:.1f} / {total / 2**20:.1f} MB")
+                    progress(done / total, Message(f"downloading {name}: {done / 2**20:.1f} / {total / 2**20:.1f} MB", "progress_download",
+                                                    name=name, done=f"{done / 2**20:.1f}", total=f"{total / 2**20:.1f}"))
     except Exception as e:  # network errors come in many types; all mean the same to the user
         partial.unlink(missing_ok=True)
         if created:  # a failed download leaves the data directory as it found it
             target.parent.rmdir()
-        raise DataError(f"Could not download PneumoniaMNIST from Zenodo ({e}). {by_hand}") from e
+        raise DataError(f"Could not download PneumoniaMNIST from Zenodo ({e}). {by_hand}", code="xray_download", detail=str(e),
+                        url=url, md5=MD5[size], path=str(target.resolve())) from e
     got = md5sum(partial)
     if got != MD5[size]:
         partial.unlink(missing_ok=True)
-        raise DataError(f"The downloaded {name} is damaged (md5 {got}, expected {MD5[size]}). Try again. {by_hand}")
+        raise DataError(f"The downloaded {name} is damaged (md5 {got}, expected {MD5[size]}). Try again. {by_hand}", code="xray_download_damaged",
+                        name=name, got=got, md5=MD5[size], url=url, path=str(target.resolve()))
     os.replace(partial, target)
     return target
 
@@ -100,11 +103,12 @@ def _from_npz(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
     except (OSError, KeyError, ValueError) as e:
         raise DataError(
             f"{path} is not a PneumoniaMNIST .npz (needs train/val/test _images and _labels): {e}. "
-            "Delete it and let the app download the official file."
+            "Delete it and let the app download the official file.", code="xray_not_npz", path=str(path), detail=str(e),
         ) from e
     for s in SPLITS:
         if len(images[s]) != len(labels[s]):
-            raise DataError(f"{path}: {s} has {len(images[s])} images but {len(labels[s])} labels; replace the file.")
+            raise DataError(f"{path}: {s} has {len(images[s])} images but {len(labels[s])} labels; replace the file.", code="xray_npz_lengths",
+                            path=str(path), split=s, images=len(images[s]), labels=len(labels[s]))
         if images[s].ndim == 4:  # (n, s, s, 3) colour variants: gray through the one preprocessing
             images[s] = np.stack([preprocess(im, im.shape[0]).image for im in images[s]])
     return images, labels
@@ -130,14 +134,15 @@ def _from_kermany(folder: Path, size: int, progress: Progress) -> tuple[dict[str
                     xs.append(preprocess(p, size).image)
                     ys.append(y)
                 except ImageError as e:
-                    notes.append(f"skipped {p.name}: {e}")
+                    notes.append(Message(f"skipped {p.name}: {e}", "xray_skipped", name=p.name, reason=str(e)))
                 done += 1
                 if done % 200 == 0:
-                    progress(done / total, f"reading {folder.name}: {done}/{total}")
+                    progress(done / total, Message(f"reading {folder.name}: {done}/{total}", "progress_reading", name=folder.name, done=done, total=total))
         if not xs:
             raise DataError(
                 f"{folder} has no images in {s}/NORMAL or {s}/PNEUMONIA; a Kermany-layout folder needs "
-                "train, val and test, each with NORMAL and PNEUMONIA subfolders of .jpeg files."
+                "train, val and test, each with NORMAL and PNEUMONIA subfolders of .jpeg files.", code="xray_kermany_empty",
+                folder=str(folder), split=s,
             )
         images[s] = np.stack(xs)
         labels[s] = np.asarray(ys, dtype=np.int64)
@@ -157,14 +162,14 @@ def load_pneumoniamnist(
         p = Path(path).expanduser()
         if p.is_dir():
             images, labels, skipped = _from_kermany(p, size, progress)
-            notes += skipped[:5] + ([f"... and {len(skipped) - 5} more skipped files"] if len(skipped) > 5 else [])
+            notes += skipped[:5] + ([Message(f"... and {len(skipped) - 5} more skipped files", "xray_skipped_more", n=len(skipped) - 5)] if len(skipped) > 5 else [])
             source = f"Kermany folder {p}"
         elif p.is_file():
             images, labels = _from_npz(p)
-            notes.append(f"{p} was loaded as given, without an md5 check; make sure it is the file you meant.")
+            notes.append(Message(f"{p} was loaded as given, without an md5 check; make sure it is the file you meant.", "xray_unchecked", path=str(p)))
             source = str(p)
         else:
-            raise DataError(f"No dataset at {p}; give an existing .npz file or a Kermany-layout folder.")
+            raise DataError(f"No dataset at {p}; give an existing .npz file or a Kermany-layout folder.", code="xray_no_dataset", path=str(p))
     else:
         native = size if size in MD5 else 28
         target = data_dir(root) / "medmnist" / file_name(native)
@@ -173,15 +178,17 @@ def load_pneumoniamnist(
                 raise DataError(
                     f"PneumoniaMNIST is not on disk at {target.resolve()}. Download "
                     f"{RECORD.format(name=file_name(native))} (md5 {MD5[native]}) and put it there, "
-                    "or let the app download it (needs internet)."
+                    "or let the app download it (needs internet).", code="xray_missing", path=str(target.resolve()),
+                    url=RECORD.format(name=file_name(native)), md5=MD5[native],
                 )
             target = download(native, root, progress)
         got = md5sum(target)
         if got != MD5[native]:
-            notes.append(
+            notes.append(Message(
                 f"{target.name} has md5 {got}, not the official {MD5[native]}: it is a modified copy "
-                "(for example with the training set reordered). Using it anyway."
-            )
+                "(for example with the training set reordered). Using it anyway.",
+                "xray_modified_copy", name=target.name, got=got, md5=MD5[native],
+            ))
         images, labels = _from_npz(target)
         source = str(target)
     images = {s: preprocess_batch(images[s], size) for s in SPLITS}

@@ -57,7 +57,8 @@ def download(data_dir: str | Path | None = None, timeout: float = 30.0) -> Path:
     got = md5sum(target / "u.data")
     if got != U_DATA_MD5:
         (target / "u.data").unlink()
-        raise DataError(f"The downloaded u.data has md5 {got}, expected {U_DATA_MD5}; it was removed. Try again.")
+        raise DataError(f"The downloaded u.data has md5 {got}, expected {U_DATA_MD5}; it was removed. Try again.", code="ml_damaged",
+                        got=got, md5=U_DATA_MD5)
     return target
 
 
@@ -69,14 +70,16 @@ def load(data_dir: str | Path | None = None, fetch: bool = True, verify: bool = 
             raise DataError(f"MovieLens-100K is not in {d}. Fetch it from the home page or put u.data and u.item there.", code="ml_missing", dir=str(d))
         download(data_dir)
     if verify and md5sum(d / "u.data") != U_DATA_MD5:
-        raise DataError(f"{d / 'u.data'} does not match the official MovieLens-100K file (md5). Delete it and download again.")
+        raise DataError(f"{d / 'u.data'} does not match the official MovieLens-100K file (md5). Delete it and download again.",
+                        code="ml_md5", path=str(d / "u.data"))
     try:
         log = pd.read_csv(d / "u.data", sep="\t", header=None, names=["user", "item", "rating", "timestamp"],
                           dtype="int64")
         cols = ["item", "title", "release", "video_release", "url"] + GENRES
         raw = pd.read_csv(d / "u.item", sep="|", header=None, names=cols, encoding="latin-1", dtype={"title": str})
     except (ValueError, pd.errors.ParserError) as e:
-        raise DataError(f"Could not parse MovieLens files in {d}: {e}. Delete them and download again.") from e
+        raise DataError(f"Could not parse MovieLens files in {d}: {e}. Delete them and download again.", code="ml_parse",
+                        dir=str(d), detail=str(e)) from e
     flags = raw[GENRES].to_numpy().astype(bool)
     genres = ["|".join(g for g, f in zip(GENRES, row) if f) or "unknown" for row in flags]
     items = pd.DataFrame(

@@ -28,7 +28,7 @@ from engine.early_stopping import BestEpoch
 from engine import store
 from engine.data.r1 import R1Split
 from engine.data.synthetic import SyntheticConfig
-from engine.errors import ConfigError
+from engine.errors import ConfigError, Message
 from engine.progress import Progress, silent
 from engine.rank import protocol
 from engine.rank.base import Ranker
@@ -183,7 +183,7 @@ def train_epoch(model: Ranker, split: R1Split, config: RankConfig, rng: np.rando
             totals[k] = totals.get(k, 0.0) + v
         batches += 1
         if batches % 40 == 0:
-            progress(min(1.0, (epoch - 1 + i / n) / config.epochs), f"epoch {epoch}: loss {totals['target'] / batches:.4f}")
+            progress(min(1.0, (epoch - 1 + i / n) / config.epochs), Message(f"epoch {epoch}: loss {totals['target'] / batches:.4f}", "progress_batch", epoch=epoch, loss=f"{totals['target'] / batches:.4f}"))
     row = {f"loss/{k}": v / max(1, batches) for k, v in totals.items()}
     row["seconds"] = time.perf_counter() - t0
     return row
@@ -203,7 +203,8 @@ def fit(model: Ranker, split: R1Split, config: RankConfig, progress: Progress = 
         history.append(row)
         if on_epoch is not None:
             on_epoch(list(history))
-        progress(epoch / config.epochs, f"epoch {epoch}: loss {row['loss/target']:.4f}, val AUC {row['val/auc']:.4f}")
+        progress(epoch / config.epochs, Message(f"epoch {epoch}: loss {row['loss/target']:.4f}, val AUC {row['val/auc']:.4f}", "rank_progress_epoch",
+                                                   epoch=epoch, loss=f"{row['loss/target']:.4f}", auc=f"{row['val/auc']:.4f}"))
         if stopper.update(model, row["val/auc"]):
             break
     stopper.restore(model)
@@ -231,7 +232,9 @@ def load_recall(recall_run: str | Path, config: RankConfig, data_dir=None):
     rc = rec.config
     if (rc.dataset, rc.seed, rc.maxlen, rc.synthetic) != (config.dataset, config.seed, config.maxlen, config.synthetic):
         raise ConfigError(f"The recall run {recall_run} was trained on {rc.dataset} seed {rc.seed} (maxlen {rc.maxlen}), "
-                          f"the ranker on {config.dataset} seed {config.seed} (maxlen {config.maxlen}): pick a recall run of the same split.")
+                          f"the ranker on {config.dataset} seed {config.seed} (maxlen {config.maxlen}): pick a recall run of the same split.",
+                          code="rank_recall_split", run=str(recall_run), dataset=rc.dataset, seed=rc.seed, maxlen=rc.maxlen,
+                          rank_dataset=config.dataset, rank_seed=config.seed, rank_maxlen=config.maxlen)
     return rec
 
 
@@ -254,10 +257,10 @@ def train(config: RankConfig, data_dir=None, runs_root=None, progress: Progress 
     """Train `config` (or reuse its stored run / stored weights) and write the run directory."""
     path = Path(out) if out else store.run_path(KIND, config.model, config, runs_root)
     if not force and store.is_complete(path) and store.config_hash(store.load_json(path / "config.json")) == store.config_hash(config):
-        progress(1.0, f"reusing {path}")
+        progress(1.0, Message(f"reusing {path}", "progress_reusing", path=str(path)))
         return load_run(path, data_dir)
     set_threads(threads)
-    progress(0.0, "preparing the R1 split")
+    progress(0.0, Message("preparing the R1 split", "progress_split"))
     split = split_of(config, data_dir)
     recall = load_recall(config.recall_run, config, data_dir) if config.recall_run else None
     torch.manual_seed(config.seed)
@@ -267,12 +270,12 @@ def train(config: RankConfig, data_dir=None, runs_root=None, progress: Progress 
     if stored is not None:
         model.load_state_dict(stored[0])
         history = stored[1]
-        progress(0.5, "reusing the weights of a stored run with the same training settings")
+        progress(0.5, Message("reusing the weights of a stored run with the same training settings", "rank_progress_weights"))
     else:
         history = fit(model, split, config, progress, on_epoch)
     train_seconds = time.perf_counter() - t0
     model.eval()
-    progress(0.95, "evaluating AUC and two-stage metrics")
+    progress(0.95, Message("evaluating AUC and two-stage metrics", "rank_progress_eval"))
     metrics = evaluate(model, split, recall.model if recall else None, known=stored[2] if stored else None)
     secs = [h["seconds"] for h in history]
     metrics.update({
@@ -290,7 +293,7 @@ def train(config: RankConfig, data_dir=None, runs_root=None, progress: Progress 
     store.save_state(path / "model.pt", model.state_dict())
     store.save_json(path / "history.json", history)
     store.save_json(path / "metrics.json", metrics)  # last: marks the run complete
-    progress(1.0, f"done: test AUC {metrics['test/auc']:.4f}")
+    progress(1.0, Message(f"done: test AUC {metrics['test/auc']:.4f}", "rank_progress_done", auc=f"{metrics['test/auc']:.4f}"))
     return RankRun(config=config, model=model, split=split, metrics=metrics, history=history, path=path)
 
 
@@ -298,10 +301,11 @@ def load_run(path: str | Path, data_dir=None) -> RankRun:
     """A stored ranker run: config, model (eval mode, weights loaded), split, metrics and history."""
     path = Path(path)
     if not store.is_complete(path):
-        raise ConfigError(f"{path} is not a complete ranker run (config.json, model.pt and metrics.json); train it first.")
+        raise ConfigError(f"{path} is not a complete ranker run (config.json, model.pt and metrics.json); train it first.",
+                          code="rank_incomplete", path=str(path))
     config = RankConfig.from_dict(store.load_json(path / "config.json"))
     if config.code_version != RANK_CODE_VERSION:
-        raise ConfigError(f"{path} was trained by another version of the ranker code; train it again.")
+        raise ConfigError(f"{path} was trained by another version of the ranker code; train it again.", code="rank_old_code", path=str(path))
     split = split_of(config, data_dir)
     model = build_ranker(config, split)
     model.load_state_dict(store.load_state(path / "model.pt"))

@@ -371,10 +371,11 @@ def load_run(path: str | Path, data_dir=None) -> TrainedRun:
     """A stored run: config, model (eval mode, weights loaded), split, metrics and history."""
     path = Path(path)
     if (why := store.problem(path)) is not None:
-        raise store.DamagedRunError(why)
+        raise store.DamagedRunError(str(why), code=why.code, **why.params)
     config = RecsysConfig.from_dict(store.read_json(path / "config.json"))
     if config.code_version != CODE_VERSION:
-        raise ConfigError(f"{path} was trained by an older version of the model code ({config.code_version}, now {CODE_VERSION}); train it again.")
+        raise ConfigError(f"{path} was trained by an older version of the model code ({config.code_version}, now {CODE_VERSION}); train it again.",
+                          code="run_old_code", path=str(path), old=config.code_version, now=CODE_VERSION)
     split = split_of(config, data_dir)
     model = build_model(config, split)
     model.load_state_dict(store.load_state(path / "model.pt"))
@@ -403,7 +404,8 @@ def recompute_metrics(npz_path: str | Path, split: R1Split, seed: int = 0) -> di
     with np.load(npz_path, allow_pickle=False) as z:
         users, uv, iv = z["user_ids"], z["user_vectors"], z["item_vectors"]
     if not np.array_equal(users, split.test.users):
-        raise ConfigError("These embeddings belong to another split's test users; rebuild the split with the run's dataset and seed.")
+        raise ConfigError("These embeddings belong to another split's test users; rebuild the split with the run's dataset and seed.",
+                          code="embeddings_other_split")
     mask = np.abs(uv).sum(-1) > 0
     mask[~mask.any(1), 0] = True  # a user needs one vector even if it is zero
     out = evaluate(uv, iv, split.test, split.item_category, interest_mask=mask)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.data.medmnist import SPLITS, XrayData, load_pneumoniamnist
-from engine.errors import ConfigError
+from engine.errors import ConfigError, Message
 from engine.progress import Progress, silent
 from engine.store import building, is_complete, list_runs, load_json, load_state, run_path, save_json, save_state
 from engine.threads import set_threads
@@ -34,6 +34,10 @@ EpochCallback = Callable[[dict], None]
 DEFAULT_EPOCHS = {"linear-probe": 60, "partial": 10, "full": 10, "scratch": 20}
 DEFAULT_INPUT = {"linear-probe": 96, "partial": 96, "full": 96, "scratch": 0}
 DEFAULT_LR = {"linear-probe": 3e-3, "partial": 2e-3, "full": 2e-3, "scratch": 2e-3}
+
+
+def _epoch_message(epoch: int, epochs: int, val_auc: float) -> Message:
+    return Message(f"epoch {epoch}/{epochs}: val AUC {val_auc:.3f}", "xray_progress_epoch", epoch=epoch, epochs=epochs, auc=f"{val_auc:.3f}")
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,7 @@ def _train_head_on_embeddings(model: XrayNet, emb: dict[str, np.ndarray], y: dic
         history.append(rec)
         if rec["val_auc"] > best_auc:
             best_auc, best = rec["val_auc"], copy.deepcopy(model.head.state_dict())
-        progress(0.3 + 0.6 * (epoch + 1) / cfg.epochs, f"epoch {epoch + 1}/{cfg.epochs}: val AUC {rec['val_auc']:.3f}")
+        progress(0.3 + 0.6 * (epoch + 1) / cfg.epochs, _epoch_message(epoch + 1, cfg.epochs, rec["val_auc"]))
         if on_epoch:
             on_epoch(rec)
     model.head.load_state_dict(best)
@@ -240,12 +244,13 @@ def _train_end_to_end(model: XrayNet, x: dict[str, np.ndarray], y: dict[str, np.
             loss_sum += float(loss.detach()) * len(idx)
             if step % 10 == 0:
                 frac = (epoch + step / steps_per_epoch) / cfg.epochs
-                progress(0.05 + 0.85 * frac, f"epoch {epoch + 1}/{cfg.epochs}, batch {step + 1}/{steps_per_epoch}")
+                progress(0.05 + 0.85 * frac, Message(f"epoch {epoch + 1}/{cfg.epochs}, batch {step + 1}/{steps_per_epoch}", "xray_progress_batch",
+                                                     epoch=epoch + 1, epochs=cfg.epochs, batch=step + 1, batches=steps_per_epoch))
         rec = _epoch_record(epoch, loss_sum / len(x_tr), predict_logits(model, x["val"]), y["val"])
         history.append(rec)
         if rec["val_auc"] > best_auc:
             best_auc, best = rec["val_auc"], copy.deepcopy(model.state_dict())
-        progress(0.05 + 0.85 * (epoch + 1) / cfg.epochs, f"epoch {epoch + 1}/{cfg.epochs}: val AUC {rec['val_auc']:.3f}")
+        progress(0.05 + 0.85 * (epoch + 1) / cfg.epochs, _epoch_message(epoch + 1, cfg.epochs, rec["val_auc"]))
         if on_epoch:
             on_epoch(rec)
     model.load_state_dict(best)
@@ -258,35 +263,35 @@ def train(config: XrayConfig, data: XrayData | None = None, progress: Progress =
     cfg = config.resolved()
     set_threads(cfg.threads)
     t0 = time.perf_counter()
-    progress(0.0, "loading PneumoniaMNIST")
+    progress(0.0, Message("loading PneumoniaMNIST", "xray_progress_loading"))
     data = data or load_pneumoniamnist(data_path, size=cfg.data_size, root=data_root, progress=progress)
     keep = {s: subset_indices(data.labels[s], cfg.train_subset if s == "train" else 0, cfg.seed) for s in SPLITS}
     x = {s: np.ascontiguousarray(data.images[s][keep[s]]) for s in SPLITS}
     y = {s: data.labels[s][keep[s]] for s in SPLITS}
     gen = seed_everything(cfg.seed)
     model = XrayNet(cfg.strategy, cfg.input_size, pretrained=True, dropout=cfg.dropout)
-    progress(0.02, "embedding the test set before training")
+    progress(0.02, Message("embedding the test set before training", "xray_progress_embed_before"))
     before = {"test": embed_images(model, x["test"])}
     frozen: dict[str, np.ndarray] = {}
     if cfg.strategy == "linear-probe":
-        progress(0.05, "embedding train and val with the frozen backbone")
+        progress(0.05, Message("embedding train and val with the frozen backbone", "xray_progress_embed_frozen"))
         frozen = {s: embed_images(model, x[s]) for s in ("train", "val")} | before
         history = _train_head_on_embeddings(model, frozen, y, cfg, gen, progress, on_epoch)
     else:
         history = _train_end_to_end(model, x, y, cfg, gen, progress, on_epoch)
-    progress(0.92, "calibrating on val, evaluating on test")
+    progress(0.92, Message("calibrating on val, evaluating on test", "xray_progress_calibrate"))
     z_val = predict_logits(model, x["val"])
     a, b = fit_calibration(z_val, y["val"], cfg.calibration)
     model.logit_scale.fill_(a)
     model.logit_bias.fill_(b)
     p = {s: 1 / (1 + np.exp(-predict_logits(model, x[s]))) for s in ("val", "test")}
     m_val, m_test = binary_metrics(p["val"], y["val"]), binary_metrics(p["test"], y["test"])
-    progress(0.96, "embedding the training set for nearest cases and OOD")
+    progress(0.96, Message("embedding the training set for nearest cases and OOD", "xray_progress_embed_train"))
     embeddings = frozen or {s: embed_images(model, x[s]) for s in SPLITS}  # a frozen backbone embeds as before
     embeddings["test_before"] = before["test"]
     from engine.vision.explain import OOD_INPUT, fit_ood_threshold, ood_reference
 
-    progress(0.98, "ImageNet embeddings of train and val for the out-of-distribution check")
+    progress(0.98, Message("ImageNet embeddings of train and val for the out-of-distribution check", "xray_progress_ood"))
     if cfg.strategy == "linear-probe" and cfg.input_size == OOD_INPUT:
         ood_emb = {s: embeddings[s] for s in ("train", "val")}  # the frozen backbone is the reference
     else:
@@ -303,7 +308,8 @@ def train(config: XrayConfig, data: XrayData | None = None, progress: Progress =
     evaluation = {"test": {"roc": m_test["roc"], "confusion": m_test["confusion"]},
                   "val": {"roc": m_val["roc"], "confusion": m_val["confusion"]}, "ood": ood,
                   "test_labels": y["test"].tolist(), "source": data.source, "data_warnings": list(data.warnings)}
-    progress(1.0, f"done: test AUC {m_test['auc']:.3f}, ACC {m_test['acc']:.3f} in {seconds:.0f} s")
+    progress(1.0, Message(f"done: test AUC {m_test['auc']:.3f}, ACC {m_test['acc']:.3f} in {seconds:.0f} s", "xray_progress_done",
+                          auc=f"{m_test['auc']:.3f}", acc=f"{m_test['acc']:.3f}", seconds=f"{seconds:.0f}"))
     return TrainResult(model, cfg, metrics, history, evaluation, p["test"], keep["test"], embeddings)
 
 
@@ -347,7 +353,7 @@ def train_and_save(config: XrayConfig, root: str | None = None, progress: Progre
     cfg = config.resolved()
     out = run_path("xray", cfg.strategy, cfg, root)
     if is_complete(out):
-        progress(1.0, "already trained: reusing the stored run")
+        progress(1.0, Message("already trained: reusing the stored run", "xray_progress_reusing"))
         return out
     return save_run(train(cfg, data=data, progress=progress, on_epoch=on_epoch), out)
 

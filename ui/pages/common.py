@@ -212,9 +212,9 @@ def run_for(config, label: str):
     return None
 
 
-def _damaged_notice(path: str, why: str, config=None) -> None:
-    """A damaged run: the sentence, and a retrain button when its config is known."""
-    st.error(why, icon="⚠️")
+def _damaged_notice(path: str, why, config=None) -> None:
+    """A damaged run: the sentence (an engine Message or error, in the session's language), and a retrain button when its config is known."""
+    st.error(error_text(why), icon="⚠️")
     if config is not None:
         st.button(t("jobs.retrain"), key=f"retrain-{Path(path).name}", type="primary",
                   on_click=lambda: (load_run_cached.clear(), submit_training(config, force=True)))
@@ -278,7 +278,7 @@ def pick_run(models: tuple[str, ...], default_model: str = "mind", key: str = RU
             with st.spinner(t("common.loading_model")):
                 return load_run_cached(path)
         except store.DamagedRunError as e:
-            _damaged_notice(path, str(e), by_path[path]["config"])
+            _damaged_notice(path, e, by_path[path]["config"])
             st.stop()
         except (RuntimeError, KeyError) as e:  # weights that no longer fit the model's code
             st.error(t("common.run_does_not_fit", path=path, model=MODEL_LABELS.get(by_path[path]['config'].model),

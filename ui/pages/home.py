@@ -84,7 +84,7 @@ for kind in ("recsys", "xray"):
         })
 damaged = [why for kind in ("recsys", "xray") for _, why in damaged_runs(kind)]
 if damaged:
-    st.warning(t("jobs.damaged_home") + "\n\n" + "\n".join(f"- {why}" for why in damaged), icon="⚠️")
+    st.warning(t("jobs.damaged_home") + "\n\n" + "\n".join(f"- {error_text(why)}" for why in damaged), icon="⚠️")
 if runs:
     st.dataframe(pd.DataFrame(runs), hide_index=True, width="stretch",
                  column_config={"Recall@50 / AUC": st.column_config.NumberColumn(format="%.3f"),

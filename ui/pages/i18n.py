@@ -138,6 +138,35 @@ def language_picker() -> str:
     return current_lang()
 
 
+def _css_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def localize_builtin_widgets() -> None:
+    """Streamlit draws the file uploader's button ("Upload") and size note ("20MB per file") itself, in English, with no
+    parameter to change them (streamlit/streamlit#13500). In other languages, CSS swaps in the catalogue's words."""
+    if current_lang() == "en":
+        return
+    mb = int(st.get_option("server.maxUploadSize"))
+    button, limit = _css_string(t("common.uploader_button")), _css_string(t("common.uploader_limit", mb=mb))
+    drop = '[data-testid="stFileUploaderDropzone"]'
+    st.html(
+        f"<style>{drop} button [data-testid='stMarkdownContainer'] p {{font-size: 0}}"
+        f"{drop} button [data-testid='stMarkdownContainer'] p::after {{content: {button}; font-size: 0.875rem}}"
+        f"[data-testid='stFileUploaderDropzoneInstructions'] span {{font-size: 0}}"
+        f"[data-testid='stFileUploaderDropzoneInstructions'] span::after {{content: {limit}; font-size: 0.875rem}}</style>"
+    )
+
+
+def large_count(n: float) -> str:
+    """A large count the way each language says it: 89 million / 8900 万 (Chinese counts in 万 = 10^4 and 亿 = 10^8)."""
+    if current_lang() == "zh":
+        if n >= 1e8:
+            return f"{n / 1e8:.1f} 亿"
+        return f"{n / 1e4:.0f} 万" if n >= 1e4 else f"{n:.0f}"
+    return f"{n / 1e6:,.0f} million" if n >= 1e6 else f"{n:,.0f}"
+
+
 def error_text(e: Exception | str) -> str:
     """An engine error or message (engine.errors.Message) in the session's language: `errors.<code>` filled with its
     params, else its English text."""

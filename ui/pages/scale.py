@@ -14,7 +14,7 @@ from engine.paths import ASSETS_DIR
 from engine.faiss_bench import clustered_vectors, default_settings, sweep, targets
 from engine.recsys.distributed import rows_that_fit, table_bytes
 from pages.common import choice, stored_runs
-from pages.i18n import t
+from pages.i18n import large_count, t
 
 BENCH = ASSETS_DIR.parent / "bench"  # the repository's committed bench results
 
@@ -156,5 +156,5 @@ fit_rows = rows_that_fit(mem_gib * 2**30, dim)
 c1, c2, c3 = st.columns(3)
 c1.metric(t("scale.metric_row"), t("scale.value_bytes", n=f"{per_row:,}"))
 c2.metric(t("scale.metric_1m"), t("scale.value_gib", n=f"{table_bytes(1_000_000, dim) / 2**30:.2f}"))
-c3.metric(t("scale.metric_fit"), f"{fit_rows / 1e6:,.0f} M")
-st.caption(t("scale.torchrec_note", dim=dim, per_row=per_row, mem=mem_gib, rows=f"{fit_rows / 1e6:,.0f}"))
+c3.metric(t("scale.metric_fit"), large_count(fit_rows))
+st.caption(t("scale.torchrec_note", dim=dim, per_row=per_row, mem=mem_gib, rows=large_count(fit_rows)))

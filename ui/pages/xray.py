@@ -93,10 +93,12 @@ tab_data, tab_train, tab_try = st.tabs([t("xray.tab_data"), t("xray.tab_train"),
 
 with tab_data:
     counts = data.counts()
-    df = pd.DataFrame([{t("xray.col_split"): s, t("xray.col_class"): class_label(c), t("xray.col_images"): n} for s, cs in counts.items() for c, n in cs.items()])
+    split_names = {s: t(f"xray.split_{s}") for s in ("train", "val", "test")}
+    df = pd.DataFrame([{t("xray.col_split"): split_names[s], t("xray.col_class"): class_label(c), t("xray.col_images"): n}
+                       for s, cs in counts.items() for c, n in cs.items()])
     c1, c2 = st.columns([1, 2])
     with c1:
-        st.dataframe(df.pivot(index=t("xray.col_split"), columns=t("xray.col_class"), values=t("xray.col_images")).loc[["train", "val", "test"]])
+        st.dataframe(df.pivot(index=t("xray.col_split"), columns=t("xray.col_class"), values=t("xray.col_images")).loc[list(split_names.values())])
         for w in data.warnings:
             st.caption("ℹ️ " + error_text(w))
     with c2:
@@ -139,7 +141,7 @@ with tab_train:
                     live.plotly_chart(curves(hist), key=f"xray_live_{len(hist)}")
 
             try:
-                out = train_and_save(cfg, progress=lambda f, m: bar.progress(min(1.0, max(0.0, f)), text=m),
+                out = train_and_save(cfg, progress=lambda f, m: bar.progress(min(1.0, max(0.0, f)), text=error_text(m)),
                                      on_epoch=on_epoch, data=data)
                 m = load_json(out / "metrics.json")
                 status.update(label=t("xray.done", auc=f"{m['test/auc']:.3f}", acc=f"{m['test/acc']:.3f}"), state="complete")
