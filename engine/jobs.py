@@ -10,11 +10,17 @@ never trains inside its own script run; it asks the process's one `JobRunner`:
 
 - One job per key: a second `submit` with the key of a queued or running job returns that job (it attaches).
 - Workers: a `concurrent.futures.ThreadPoolExecutor` capped at the machine's cores; more jobs wait in its queue.
+  Each worker thread runs its job in a child process (multiprocessing, "spawn") and pumps the child's progress
+  from a queue onto the job: training then holds neither the server's GIL nor its memory, so pages stay quick
+  while a job runs and a finished job's model is freed with its process. `work` must then be picklable (a
+  top-level function or a functools.partial of one). `JobRunner(processes=False)` runs jobs in the worker thread
+  itself (tests of the runner's bookkeeping with closures).
 - Progress is kept on the job, not in a session, so every session that waits sees the same epochs, loss and
   validation Recall@50, and a closed tab (its session gone) does not stop a job.
 - Cancel is cooperative: the job's progress and epoch callbacks raise `Cancelled` once the owner asked for it (the
   trainer calls them every 50 batches and after every epoch); the run's temporary folder is then removed
-  (engine.store.building), so nothing half-written stays behind.
+  (engine.store.building), so nothing half-written stays behind. A child process that dies (killed, out of
+  memory) fails its job with a sentence; its temporary folder is never listed as a run.
 - Threads: torch's thread count is process-wide. In the app, training jobs and page computations share the
   process, so the app sets torch (and faiss) to ONE thread (`APP_THREADS`) and gets its parallelism from the pool
   instead: up to `cores` jobs at once, each on one core, while page reruns stay short and do not fight a job's
@@ -24,7 +30,10 @@ The engine never imports streamlit; the pages draw `snapshot()`.
 """
 from __future__ import annotations
 
+import functools
+import multiprocessing as mp
 import os
+import queue as queue_
 import sys
 import threading
 import time
@@ -37,6 +46,7 @@ from engine.errors import EmbedLabError, Message
 
 APP_THREADS = 1  # torch / faiss threads in a process that serves pages and runs jobs (see the module docstring)
 KEEP_FINISHED = 64  # finished jobs remembered (for sessions that come back to read the outcome)
+_SPAWN = mp.get_context("spawn")  # never fork the server: its threads (tornado, torch's pools) would not survive a fork
 
 Work = Callable[[Callable[[float, str], None], Callable[[list[dict]], None]], Any]
 
@@ -54,13 +64,14 @@ class Job:
     fraction: float = 0.0
     message: str = field(default_factory=lambda: Message("waiting for a free worker", "job_waiting"))
     history: list[dict] = field(default_factory=list)
-    error: str | None = None
+    error: str | None = None  # a sentence (a coded engine Message when the engine raised it)
     result: Any = None
     submitted: float = field(default_factory=time.time)
     started: float | None = None
     finished: float | None = None
     attached: int = 1  # how many submits asked for this job
     future: Future | None = None
+    pid: int | None = None  # the child process running it (process workers)
     _seen: dict = field(default_factory=dict, repr=False)  # session id -> last time it drew this job
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -98,8 +109,9 @@ class Job:
 class JobRunner:
     """A worker pool running at most one job per key; see the module docstring."""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, processes: bool = True) -> None:
         self.workers = max(1, int(workers or os.cpu_count() or 1))
+        self.processes = processes
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="embedlab-job")
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
@@ -126,18 +138,46 @@ class JobRunner:
         job.state, job.started, job.message = "running", time.time(), Message("starting", "job_starting")
         print(f"[jobs] started {job.key}: {job.label}", file=sys.stderr, flush=True)  # the server log counts trainings
         try:
-            job.result = work(job.progress, job.on_epoch)
-            job.state, job.fraction = "done", 1.0
-        except Cancelled:
-            job.state, job.message = "cancelled", Message("cancelled", "job_cancelled")
-        except EmbedLabError as e:  # a sentence for people
-            job.state, job.error = "failed", str(e)
-        except Exception as e:  # noqa: BLE001 - a job must never take the worker down; the page shows a sentence
-            job.state = "failed"
-            job.error = f"Training stopped with an unexpected error ({type(e).__name__}: {e}). Try again; if it repeats, train from the CLI to see details."
-            traceback.print_exc()
+            outcome = self._in_child(job, work) if self.processes else _outcome(work, job.progress, job.on_epoch)
+            job.state = outcome[0]
+            if job.state == "done":
+                job.result, job.fraction = outcome[1], 1.0
+            elif job.state == "cancelled":
+                job.message = Message("cancelled", "job_cancelled")
+            else:
+                job.error = outcome[1]
         finally:
             job.finished = time.time()
+
+    def _in_child(self, job: Job, work: Work) -> tuple[str, Any]:
+        """Run `work` in a spawned child process; its progress and epochs arrive through a queue."""
+        events = _SPAWN.Queue()
+        cancel = _SPAWN.Event()
+        child = _SPAWN.Process(target=_child_main, args=(work, events, cancel), name=f"embedlab-job-{job.key[:8]}", daemon=True)
+        child.start()
+        job.pid = child.pid
+        try:
+            while True:
+                if job._cancel.is_set():
+                    cancel.set()
+                try:
+                    kind, *payload = events.get(timeout=0.2)
+                except queue_.Empty:
+                    if not child.is_alive():  # died without a word: killed, or out of memory
+                        return "failed", Message(f"The training process stopped unexpectedly (exit code {child.exitcode}). Try again; "
+                                                 "if it repeats, train from the CLI to see details.", "job_died", exitcode=child.exitcode)
+                    continue
+                if kind == "progress":
+                    job.fraction, job.message = payload
+                elif kind == "epoch":
+                    job.history = payload[0]
+                else:
+                    return kind, payload[0]
+        finally:
+            child.join(5)
+            if child.is_alive():
+                child.kill()
+            events.close()
 
     def get(self, key: str) -> Job | None:
         with self._lock:
@@ -181,6 +221,37 @@ class JobRunner:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _outcome(work: Work, progress, on_epoch) -> tuple[str, Any]:
+    """("done", result) | ("cancelled", None) | ("failed", sentence): how `work` ended, never raising."""
+    try:
+        return "done", work(progress, on_epoch)
+    except Cancelled:
+        return "cancelled", None
+    except EmbedLabError as e:  # a sentence for people, coded so the page can translate it
+        return "failed", Message.of(e)
+    except Exception as e:  # noqa: BLE001 - a job must never take the worker down; the page shows a sentence
+        traceback.print_exc()
+        return "failed", Message(f"Training stopped with an unexpected error ({type(e).__name__}: {e}). Try again; if it repeats, "
+                                 "train from the CLI to see details.", "job_unexpected", kind=type(e).__name__, detail=str(e))
+
+
+def _child_main(work: Work, events, cancel) -> None:
+    """A job's child process: run `work`, sending progress, epochs and the outcome to the parent."""
+    def progress(fraction: float, message: str) -> None:
+        if cancel.is_set():
+            raise Cancelled()
+        events.put(("progress", min(1.0, max(0.0, float(fraction))), message if isinstance(message, str) else str(message)))
+
+    def on_epoch(history: list[dict]) -> None:
+        if cancel.is_set():
+            raise Cancelled()
+        events.put(("epoch", list(history)))
+
+    events.put(_outcome(work, progress, on_epoch))
+    events.close()
+    events.join_thread()  # the outcome is in the pipe before the process exits
+
+
 _RUNNER: JobRunner | None = None
 _RUNNER_LOCK = threading.Lock()
 
@@ -194,13 +265,20 @@ def runner() -> JobRunner:
         return _RUNNER
 
 
-def train_recsys(config, owner: str | None = None, force: bool = False, label: str = "") -> Job:
+def recsys_work(config, force: bool, runs_root: str | None, progress, on_epoch) -> dict:
+    """A recall training as job work (top level, so a child process can run it); returns a small summary: a finished
+    job never holds a model in memory."""
+    from engine.recsys.run import train
+    from engine.threads import set_threads
+
+    set_threads(APP_THREADS)
+    run = train(config, runs_root=runs_root, progress=progress, on_epoch=on_epoch, threads=APP_THREADS, force=force)
+    return {"path": str(run.path), "test/recall@50": float(run.metrics.get("test/recall@50", float("nan")))}
+
+
+def train_recsys(config, owner: str | None = None, force: bool = False, label: str = "", runs_root: str | None = None) -> Job:
     """Submit (or attach to) the recall training of `config` as a job keyed by its config hash."""
     from engine import store
-    from engine.recsys.run import train
 
-    def work(progress, on_epoch):  # returns a small summary: a finished job never holds a model in memory
-        run = train(config, progress=progress, on_epoch=on_epoch, threads=APP_THREADS, force=force)
-        return {"path": str(run.path), "test/recall@50": float(run.metrics.get("test/recall@50", float("nan")))}
-
+    work = functools.partial(recsys_work, config, force, None if runs_root is None else str(runs_root))
     return runner().submit(store.config_hash(config), work, label=label or f"{config.model} on {config.dataset}", owner=owner)

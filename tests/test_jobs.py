@@ -1,6 +1,7 @@
 """Training jobs and atomic run directories: one job per config, nothing half-written, damaged runs named."""
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import PAGES
 
 from engine import store
-from engine.jobs import JobRunner
+from engine.jobs import JobRunner, recsys_work
 from engine.recsys.run import KIND, RecsysConfig, list_runs, load_run, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +25,7 @@ TINY = dict(model="youtubednn", dataset="synthetic", seed=0, dim=8, epochs=1)
 
 
 def test_two_sessions_asking_for_one_config_start_one_job_and_only_its_owner_cancels():
-    runner = JobRunner(workers=2)
+    runner = JobRunner(workers=2, processes=False)  # the bookkeeping, with closures (a child process cannot take them)
     gate = threading.Event()
     calls = []
 
@@ -50,23 +51,50 @@ def test_two_sessions_asking_for_one_config_start_one_job_and_only_its_owner_can
     runner.shutdown()
 
 
-def test_two_sessions_training_one_real_config_train_it_once(tmp_path):
-    runner = JobRunner(workers=2)
+def test_two_sessions_training_one_real_config_train_it_once_in_a_child_process(tmp_path):
+    runner = JobRunner(workers=2)  # process workers, as in the app
     cfg = RecsysConfig(**TINY)
-    epochs = []
-
-    def work(progress, on_epoch):
-        def count(h):
-            epochs.append(len(h))
-            on_epoch(h)
-        return train(cfg, runs_root=tmp_path, progress=progress, on_epoch=count, threads=1).path
-
+    work = functools.partial(recsys_work, cfg, False, str(tmp_path))
     jobs = [runner.submit(store.config_hash(cfg), work, owner=s) for s in ("a", "b", "c")]
-    assert len({id(j) for j in jobs}) == 1
-    job = runner.wait(jobs[0].key, 120)
+    assert len({id(j) for j in jobs}) == 1 and runner.started_count == 1
+    job = runner.wait(jobs[0].key, 180)
     assert job.state == "done", job.error
-    assert epochs == [1] and job.history and "val/recall@50" in job.history[0]
-    assert [r["path"] for r in list_runs(tmp_path)] == [job.result]
+    assert job.pid is not None and job.pid != os.getpid()  # trained in a child, not in this (the server's) process
+    assert len(job.history) == 1 and "val/recall@50" in job.history[0]  # epochs came back through the queue
+    assert getattr(job.message, "code", None) == "progress_done"  # a coded Message survives the trip
+    assert [str(r["path"]) for r in list_runs(tmp_path)] == [job.result["path"]]
+    runner.shutdown()
+
+
+def _sleep_until_file(path: str, progress, on_epoch) -> str:
+    """Job work for the process tests: reports progress until `path` exists."""
+    while not os.path.exists(path):
+        progress(0.5, "working")  # raises Cancelled once cancelled
+        time.sleep(0.02)
+    return "ok"
+
+
+def _exit_hard(progress, on_epoch) -> None:
+    progress(0.1, "about to die")
+    os._exit(3)  # as a kill -9 or the kernel's OOM killer would end it: no exception, no word
+
+
+def test_a_process_job_is_cancelled_by_its_owner_and_a_dead_one_fails_with_a_sentence(tmp_path):
+    runner = JobRunner(workers=2)
+    gate = tmp_path / "go"
+    job = runner.submit("cfg-1", functools.partial(_sleep_until_file, str(gate)), owner="a")
+    deadline = time.time() + 60
+    while job.state != "running" or job.fraction < 0.5:  # the child is up and reporting
+        assert time.time() < deadline, job.snapshot()
+        time.sleep(0.05)
+    assert not runner.cancel("cfg-1", owner="b") and runner.cancel("cfg-1", owner="a")
+    assert runner.wait("cfg-1", 30).state == "cancelled"
+    dead = runner.submit("cfg-2", _exit_hard, owner="a")
+    assert runner.wait("cfg-2", 60).state == "failed"
+    assert dead.error.code == "job_died" and "3" in str(dead.error)
+    gate.touch()
+    again = runner.submit("cfg-1", functools.partial(_sleep_until_file, str(gate)), owner="b")
+    assert runner.wait("cfg-1", 60).state == "done" and again.result == "ok"
     runner.shutdown()
 
 

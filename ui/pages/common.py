@@ -144,7 +144,7 @@ def _draw_job(snap: dict, key: str) -> None:
         st.success(t("jobs.done", label=label, recall=f"{r:.3f}" if r is not None else "—"), icon="✅")
         return
     if state == "failed":
-        st.error(t("jobs.failed", label=label, error=snap["error"]), icon="⚠️")
+        st.error(t("jobs.failed", label=label, error=error_text(snap["error"])), icon="⚠️")
         return
     if state == "cancelled":
         st.warning(t("jobs.cancelled", label=label), icon="⏹️")
@@ -172,7 +172,7 @@ def job_snapshot(key: str) -> dict | None:
     return snap
 
 
-def watch_jobs(keys: list[str], every: float = 1.0) -> None:
+def watch_jobs(keys: list[str], every: float = 2.0) -> None:
     """Draw the jobs `keys`, redrawn every `every` s in a fragment (other widgets stay live); when none is queued or
     running any more, the whole page reruns once so it can use the new runs."""
     active = [k for k in keys if (s := job_snapshot(k)) is not None and s["state"] in ("queued", "running")]
