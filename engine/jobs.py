@@ -282,3 +282,32 @@ def train_recsys(config, owner: str | None = None, force: bool = False, label: s
 
     work = functools.partial(recsys_work, config, force, None if runs_root is None else str(runs_root))
     return runner().submit(store.config_hash(config), work, label=label or f"{config.model} on {config.dataset}", owner=owner)
+
+
+def xray_work(config, runs_root: str | None, progress, on_epoch) -> dict:
+    """An X-ray fine-tuning as job work (top level, for a child process); the trainer reports one epoch record at a
+    time, the job keeps the history. Returns a small summary."""
+    from engine.store import load_json
+    from engine.vision.train import train_and_save
+
+    history: list[dict] = []
+
+    def each(rec: dict) -> None:
+        history.append(rec)
+        on_epoch(list(history))
+
+    out = train_and_save(config, runs_root, progress=progress, on_epoch=each)
+    m = load_json(out / "metrics.json")
+    return {"path": str(out), "test/auc": float(m["test/auc"]), "test/acc": float(m["test/acc"])}
+
+
+def xray_key(config) -> str:
+    from engine import store
+
+    return "xray-" + store.config_hash(config.resolved())
+
+
+def train_xray(config, owner: str | None = None, label: str = "", runs_root: str | None = None) -> Job:
+    """Submit (or attach to) the X-ray training of `config` as a job keyed by its resolved config."""
+    work = functools.partial(xray_work, config, None if runs_root is None else str(runs_root))
+    return runner().submit(xray_key(config), work, label=label or f"X-ray {config.strategy} seed {config.seed}", owner=owner)

@@ -229,3 +229,22 @@ def test_a_five_million_row_log_is_refused_before_it_is_parsed(tmp_path):
     assert count_rows(path) > MAX_ROWS
     with pytest.raises(DataError, match="Sample it down"):
         load_csv(path)
+
+
+def test_an_xray_fine_tuning_runs_as_a_shared_job_in_a_child_process(tmp_path):
+    from conftest import shared_data_or_skip
+    from engine.jobs import xray_key, xray_work
+    from engine.vision.train import XrayConfig, list_xray_runs
+
+    shared_data_or_skip("medmnist", "pneumoniamnist.npz")
+    cfg = XrayConfig(strategy="scratch", seed=0, epochs=1, train_subset=200, threads=1)
+    runner = JobRunner(workers=1)
+    work = functools.partial(xray_work, cfg, str(tmp_path))
+    a, b = (runner.submit(xray_key(cfg), work, owner=s) for s in ("a", "b"))
+    assert a is b and runner.started_count == 1
+    job = runner.wait(a.key, 600)
+    assert job.state == "done", job.error
+    assert len(job.history) == 1 and "val_auc" in job.history[0]
+    assert [str(r["path"]) for r in list_xray_runs(tmp_path)] == [job.result["path"]]
+    assert 0.0 <= job.result["test/auc"] <= 1.0
+    runner.shutdown()
