@@ -61,17 +61,40 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def children(pid: int) -> list[int]:
+    """Every descendant of `pid` (the server's training job processes)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            kids = [int(k) for t in Path(f"/proc/{p}/task").iterdir() for k in (t / "children").read_text().split()]
+        except OSError:
+            continue
+        out += kids
+        todo += kids
+    return out
+
+
 class RssSampler(threading.Thread):
+    """Peak RSS of the server process, and of the server with its job processes (training runs in children)."""
+
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.peak, self.stop = pid, 0.0, threading.Event()
+        self.pid, self.peak, self.peak_total, self.stop = pid, 0.0, 0.0, threading.Event()
 
     def run(self) -> None:
         while not self.stop.is_set():
             try:
-                self.peak = max(self.peak, rss_mb(self.pid))
+                own = rss_mb(self.pid)
             except OSError:
                 return
+            kids = 0.0
+            for k in children(self.pid):
+                try:
+                    kids += rss_mb(k)
+                except OSError:
+                    pass
+            self.peak, self.peak_total = max(self.peak, own), max(self.peak_total, own + kids)
             time.sleep(0.2)
 
 
@@ -158,7 +181,7 @@ async def run_n(n: int, n_moves: int, browser, churn: int) -> dict:
         "trainings": text.count("[jobs] started"), "run_dirs": trained, "ready_max": max(r for r, _, _ in results),
         "ready_min": min(r for r, _, _ in results),
         "p50": statistics.median(ok) if ok else float("nan"), "p95": q[18] if len(ok) >= 2 else (ok[0] if ok else float("nan")),
-        "moves": len(moves_all), "failed_moves": len(moves_all) - len(ok), "rss_idle": rss_idle, "rss_peak": sampler.peak,
+        "moves": len(moves_all), "failed_moves": len(moves_all) - len(ok), "rss_idle": rss_idle, "rss_peak": sampler.peak, "rss_peak_total": sampler.peak_total,
         "rss_after": rss_after, "load_before": load_before, "load_after": os.getloadavg()[0], "churn": churn_rss,
     }
 
@@ -205,11 +228,11 @@ def main() -> int:
     if shutil.which("chromium") is None:
         sys.exit("Debian's chromium is needed (apt-get install chromium).")
     rows = asyncio.run(main_async(args))
-    lines = ["| N sessions | exceptions | trainings started (run folders) | every chart shown after, s | slider p50, s | slider p95, s | moves (failed) | server RSS idle → peak, MB | load avg before / after |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| N sessions | exceptions | trainings started (run folders) | every chart shown after, s | slider p50, s | slider p95, s | moves (failed) | server RSS idle → peak, MB | peak with job processes, MB | load avg before / after |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['n']} | {r['exceptions']} | {r['trainings']} ({r['run_dirs']}) | {r['ready_max']:.1f} (first {r['ready_min']:.1f}) | {r['p50']:.2f} | "
-                     f"{r['p95']:.2f} | {r['moves']} ({r['failed_moves']}) | {r['rss_idle']:.0f} → {r['rss_peak']:.0f} | "
+                     f"{r['p95']:.2f} | {r['moves']} ({r['failed_moves']}) | {r['rss_idle']:.0f} → {r['rss_peak']:.0f} | {r['rss_peak_total']:.0f} | "
                      f"{r['load_before']:.2f} / {r['load_after']:.2f} |")
     churn = next((r["churn"] for r in rows if r["churn"]), None)
     if churn:
