@@ -38,12 +38,15 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=0, help="first n images of the split (0 = all)")
     ap.add_argument("--layers", nargs="+", default=list(CAM_LAYERS), choices=CAM_LAYERS)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--strategies", nargs="+", default=list(STRATEGY_LABELS), choices=list(STRATEGY_LABELS))
+    ap.add_argument("--merge", action="store_true", help="keep the other strategies' rows of an existing .json beside --out")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(OUT))
     a = ap.parse_args()
     set_threads(a.threads)
     command = "python bench/xray_cam_faithfulness.py " + " ".join(shlex.quote(x) for x in sys.argv[1:])
-    runs = one_run_per_strategy([r for r in list_xray_runs(a.runs_dir) if r["config"].train_subset == 0])
+    runs = one_run_per_strategy([r for r in list_xray_runs(a.runs_dir)
+                                 if r["config"].train_subset == 0 and r["config"].strategy in a.strategies])
     data: dict[int, object] = {}
     rows, t0 = [], time.perf_counter()
     for r in runs:
@@ -60,6 +63,9 @@ def main() -> None:
                 rows.append({"strategy": cfg.strategy, "seed": cfg.seed, "run": Path(r["path"]).name, "layer": layer,
                              "grid": "x".join(map(str, res["grid"])), "input": cfg.input_size or cfg.data_size, **row})
             print(f"{cfg.strategy} {layer} {res['grid']}: {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
+    if a.merge and Path(a.out).with_suffix(".json").exists():
+        kept = [r for r in json.loads(Path(a.out).with_suffix(".json").read_text()) if r["strategy"] not in a.strategies]
+        rows = sorted(kept + rows, key=lambda r: list(STRATEGY_LABELS).index(r["strategy"]))  # stable: layer order kept
     write(a, command, rows, time.perf_counter() - t0)
 
 
@@ -84,17 +90,18 @@ def write(a: argparse.Namespace, command: str, rows: list[dict], seconds: float)
         "bootstrap intervals over images).",
         "",
         "- **deletion**: drop of p when the region is masked (higher = the region mattered more).",
-        "- **insertion**: p when only the region is kept (higher = the region alone carries more of the decision).",
+        "- **insertion**: p of a blurred copy with the region pasted back (higher = the region restores more of the "
+        "decision); p of the blurred copy alone in the last column.",
         "- **map - random**: paired difference; an interval above 0 means the map beats a random region of the "
         "same area and shape. **wins**: share of images where it does.",
         "",
-        "| strategy | layer | map | test | top | map | random | map - random | wins |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| strategy | layer | map | test | top | map | random | map - random | wins | p (image / blurred) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(f"| {STRATEGY_LABELS[r['strategy']]} (seed {r['seed']}) | {r['layer']} | {r['grid']} | {r['test']} "
                      f"| {r['fraction']:.0%} | {_ci(r, 'map')} | {_ci(r, 'random')} | {_ci(r, 'difference')} "
-                     f"| {r['map_wins']:.2f} |")
+                     f"| {r['map_wins']:.2f} | {r['p_class']:.3f} / {r['p_blurred']:.3f} |")
     lines += ["", "Runs: " + ", ".join(sorted({f"`{r['run']}`" for r in rows})) + "."]
     out.write_text("\n".join(lines) + "\n")
     print(out)
