@@ -214,7 +214,8 @@ with tab_train:
                                       "ACC sd": t("xray.col_sd_acc"), "sensitivity": t("xray.sensitivity"),
                                       "specificity": t("xray.specificity"), "train s": t("xray.train_seconds")})
         st.dataframe(table, hide_index=True, column_config={
-            c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if c not in (t("xray.col_method"), t("xray.col_source"))})
+            c: st.column_config.NumberColumn(format="%.0f" if c == t("xray.train_seconds") else "%.3f")
+            for c in table.columns if c not in (t("xray.col_method"), t("xray.col_source"))})
         st.caption(t("xray.published", citation=CITATION))
         st.plotly_chart(comparison_chart(run_rows(runs)), key="xray_comparison")
         st.caption(t("xray.comparison_note"))
