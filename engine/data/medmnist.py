@@ -23,7 +23,7 @@ from engine.progress import Progress, silent
 SPLITS = ("train", "val", "test")
 CLASSES = ("normal", "pneumonia")
 RECORD = "https://zenodo.org/records/10519652/files/{name}?download=1"
-MD5 = {  # MedMNIST v2 (medmnist/info.py)
+MD5 = {  # medmnist/info.py (MedMNIST+ record 10519652: MD5, MD5_64, MD5_128, MD5_224), re-checked 2026-11-30
     28: "28209eda62fecd6e6a2d98b1501bb15f",
     64: "8f4eceb4ccffa70c672198ea285246c6",
     128: "05b46931834c231683c68f40c47b2971",

@@ -35,7 +35,8 @@ def comparison_rows(runs: list[dict]) -> list[dict]:
         if not ms:
             continue
         row = {"method": label, "source": f"this app, {len(ms)} seed(s)", "seeds": len(ms)}
-        for key, name in (("test/auc", "AUC"), ("test/acc", "ACC"), ("test/sensitivity", "sensitivity"),
+        for key, name in (("val/auc", "val AUC"), ("val/acc", "val ACC"), ("test/auc", "AUC"), ("test/acc", "ACC"),
+                          ("test/sensitivity", "sensitivity"),
                           ("test/specificity", "specificity"), ("train_seconds", "train s")):
             v = np.array([m[key] for m in ms], dtype=float)
             row[name] = float(v.mean())
@@ -44,3 +45,28 @@ def comparison_rows(runs: list[dict]) -> list[dict]:
     for method, auc, acc in PUBLISHED:
         rows.append({"method": method, "source": CITATION, "seeds": None, "AUC": auc, "ACC": acc})
     return rows
+
+
+def run_rows(runs: list[dict]) -> list[dict]:
+    """Every stored run (val beside test), then the published rows (test only): the page's chart and table."""
+    rows = []
+    for r in runs:
+        c, m = r["config"], r["metrics"]
+        rows.append({"method": STRATEGY_LABELS[c.strategy], "strategy": c.strategy, "seed": c.seed,
+                     "train images": c.train_subset or None, "px": c.data_size, "val AUC": m.get("val/auc"),
+                     "val ACC": m.get("val/acc"), "AUC": m["test/auc"], "ACC": m["test/acc"],
+                     "sensitivity": m["test/sensitivity"], "specificity": m["test/specificity"],
+                     "train s": m["train_seconds"], "run": str(r["path"])})
+    for method, auc, acc in PUBLISHED:
+        rows.append({"method": method, "strategy": None, "AUC": auc, "ACC": acc, "run": None})
+    return rows
+
+
+def one_run_per_strategy(runs: list[dict]) -> list[dict]:
+    """For each strategy (in STRATEGY_LABELS order) its newest run on the whole training set, else its newest run."""
+    out = []
+    for strategy in STRATEGY_LABELS:
+        mine = [r for r in runs if r["config"].strategy == strategy]  # `runs` come newest first
+        if mine:
+            out.append(next((r for r in mine if r["config"].train_subset == 0), mine[0]))
+    return out

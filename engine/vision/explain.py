@@ -22,7 +22,7 @@ from engine.data.medmnist import CLASSES
 from engine.errors import ConfigError, EmbedLabError, Message
 from engine.retrieval import IndexSpec, VectorIndex
 from engine.store import load_json
-from engine.vision.gradcam import grad_cam
+from engine.vision.gradcam import DEFAULT_CAM_LAYER, grad_cam_batch
 from engine.vision.model import XrayNet
 from engine.vision.train import XrayConfig, load_config, load_model
 
@@ -65,6 +65,8 @@ class Analysis:
     probability: float
     label: str
     heatmap: np.ndarray  # (s, s) in [0, 1], Grad-CAM of the predicted class
+    cam_layer: str  # engine.vision.gradcam.CAM_LAYERS
+    cam_grid: tuple[int, int]  # (h, w) of the feature map the heatmap comes from
     neighbours: tuple[Neighbour, ...]
     ood_score: float
     ood_threshold: float
@@ -99,16 +101,16 @@ class XrayExplainer:
         self.ood_k, self.ood_threshold = int(ood["k"]), float(ood["threshold"])
         self.train_labels = train_labels
 
-    def analyse(self, source: Source, name: str = "image", n_neighbours: int = 5, keep_steps: bool = True) -> Analysis:
-        """Preprocess -> probability + Grad-CAM -> nearest training cases -> OOD check."""
+    def analyse(self, source: Source, name: str = "image", n_neighbours: int = 5, keep_steps: bool = True,
+                cam_layer: str = DEFAULT_CAM_LAYER) -> Analysis:
+        """Preprocess -> probability + Grad-CAM (of the predicted class) -> nearest training cases -> OOD check."""
         pre = preprocess(source, self.config.data_size, keep_steps=keep_steps)
         image = pre.image
         with torch.no_grad():
             emb = self.model.embed(torch.from_numpy(image)[None]).numpy()
-        heat, p = grad_cam(self.model, image, target=1)
-        label = CLASSES[int(p >= 0.5)]
-        if p < 0.5:  # explain the predicted class
-            heat, _ = grad_cam(self.model, image, target=0)
+        cam = grad_cam_batch(self.model, image[None], None, cam_layer)
+        heat, p = cam.heatmaps[0], float(cam.probabilities[0])
+        label = CLASSES[int(cam.targets[0])]
         sims, ids = self.index.search(emb, n_neighbours)
         neighbours = tuple(
             Neighbour(int(i), CLASSES[int(self.train_labels[i])] if self.train_labels is not None else "?", float(s))
@@ -125,19 +127,45 @@ class XrayExplainer:
                         f"(distance {score:.3f} > threshold {self.ood_threshold:.3f}); do not trust the prediction.",
                         "ood", distance=f"{score:.3f}", threshold=f"{self.ood_threshold:.3f}")
             )
-        return Analysis(name, pre, p, label, heat, neighbours, score, self.ood_threshold, ood, tuple(warnings))
+        return Analysis(name, pre, p, label, heat, cam_layer, cam.grid, neighbours, score, self.ood_threshold, ood, tuple(warnings))
 
     def analyse_safely(self, source: Source, name: str = "image", **kw) -> Analysis | str:
         """Like `analyse`, but any failure comes back as a sentence for the user, never as an exception."""
         try:
             return self.analyse(source, name, **kw)
-        except EmbedLabError as e:
-            return Message.of(e)  # a str that keeps the error's code, so the app can translate it
-        except MemoryError:
-            return Message("The image is too large to process; downscale it and upload it again.", "image_memory")
         except Exception as e:  # a decoder bug must not take the page or the CLI down
-            return Message(f"This file could not be processed ({type(e).__name__}: {e}); upload a PNG, JPEG or DICOM chest X-ray.",
-                           "image_unprocessable", detail=f"{type(e).__name__}: {e}")
+            return failure_message(e)
+
+
+def failure_message(e: Exception) -> str:
+    """A failed image as a sentence the app can translate (a str that keeps the error's code)."""
+    if isinstance(e, EmbedLabError):
+        return Message.of(e)
+    if isinstance(e, MemoryError):
+        return Message("The image is too large to process; downscale it and upload it again.", "image_memory")
+    return Message(f"This file could not be processed ({type(e).__name__}: {e}); upload a PNG, JPEG or DICOM chest X-ray.",
+                   "image_unprocessable", detail=f"{type(e).__name__}: {e}")
+
+
+@dataclass(frozen=True)
+class CamView:
+    """One run's answer for one image: what the side-by-side view of every stored strategy shows."""
+
+    probability: float
+    label: str  # at threshold 0.5 (X1; the runs' temperature calibration keeps the decision there)
+    heatmap: np.ndarray  # (s, s) in [0, 1]
+    image: np.ndarray  # (s, s) uint8 at the run's data size
+    grid: tuple[int, int]
+
+
+def cam_view(model: XrayNet, config: XrayConfig, source: Source, layer: str = DEFAULT_CAM_LAYER) -> CamView | str:
+    """Probability, label and Grad-CAM of one run for one image; a failure comes back as a sentence (coded)."""
+    try:
+        image = preprocess(source, config.data_size, keep_steps=False).image
+        cam = grad_cam_batch(model, image[None], None, layer)
+    except Exception as e:  # the same answers as XrayExplainer.analyse_safely
+        return failure_message(e)
+    return CamView(float(cam.probabilities[0]), CLASSES[int(cam.targets[0])], cam.heatmaps[0], image, cam.grid)
 
 
 def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.ndarray:

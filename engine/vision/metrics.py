@@ -29,3 +29,23 @@ def at_threshold(prob: np.ndarray, y: np.ndarray, threshold: float) -> dict:
     """Sensitivity, specificity and ACC at any threshold (the page's slider)."""
     m = binary_metrics(prob, y, threshold)
     return {k: m[k] for k in ("acc", "sensitivity", "specificity", "confusion")}
+
+
+def youden_threshold(prob: np.ndarray, y: np.ndarray) -> float:
+    """The threshold that maximises sensitivity + specificity - 1 (Youden's J); pick it on val, never on test."""
+    prob, y = np.asarray(prob, dtype=np.float64), np.asarray(y).astype(int)
+    if len(np.unique(y)) < 2:
+        return 0.5
+    fpr, tpr, thr = roc_curve(y, prob)
+    best = int(np.argmax(tpr - fpr))
+    return float(min(1.0, thr[best]))
+
+
+def threshold_report(val_prob: np.ndarray, val_y: np.ndarray, test_prob: np.ndarray, test_y: np.ndarray,
+                     threshold: float) -> dict:
+    """A threshold chosen on val, and what it gives: {"val": at_threshold(val), "test": at_threshold(test)}.
+
+    The page draws val (ROC, slider, confusion); test is only the final report line at the chosen threshold.
+    """
+    return {"threshold": float(threshold), "val": at_threshold(val_prob, val_y, threshold),
+            "test": at_threshold(test_prob, test_y, threshold)}

@@ -169,6 +169,9 @@ class TrainResult:
     test_probabilities: np.ndarray
     test_index: np.ndarray
     embeddings: dict[str, np.ndarray]
+    val_probabilities: np.ndarray | None = None  # calibrated, for the threshold view (chosen on val, not test)
+    val_index: np.ndarray | None = None
+    val_labels: np.ndarray | None = None
 
 
 def _train_head_on_embeddings(model: XrayNet, emb: dict[str, np.ndarray], y: dict[str, np.ndarray], cfg: XrayConfig,
@@ -310,13 +313,15 @@ def train(config: XrayConfig, data: XrayData | None = None, progress: Progress =
                   "test_labels": y["test"].tolist(), "source": data.source, "data_warnings": list(data.warnings)}
     progress(1.0, Message(f"done: test AUC {m_test['auc']:.3f}, ACC {m_test['acc']:.3f} in {seconds:.0f} s", "xray_progress_done",
                           auc=f"{m_test['auc']:.3f}", acc=f"{m_test['acc']:.3f}", seconds=f"{seconds:.0f}"))
-    return TrainResult(model, cfg, metrics, history, evaluation, p["test"], keep["test"], embeddings)
+    return TrainResult(model, cfg, metrics, history, evaluation, p["test"], keep["test"], embeddings,
+                       p["val"], keep["val"], y["val"])
 
 
 # --- run directories -----------------------------------------------------------------------------------------------
 
 def save_run(result: TrainResult, out: Path) -> Path:
-    """config.json, model.pt, history.json, evaluation.json, embeddings.npz, test_predictions.csv, metrics.json (last)."""
+    """config.json, model.pt, history.json, evaluation.json, embeddings.npz, test_predictions.csv,
+    val_predictions.csv (index, probability, label), metrics.json (last)."""
     out = Path(out)
     with building(out, replace=True) as tmp:  # a temporary folder, renamed to `out` once complete
         save_json(tmp / "config.json", asdict(result.config))
@@ -329,8 +334,28 @@ def save_run(result: TrainResult, out: Path) -> Path:
             wr.writerow(["index", "probability"])
             for i, p in zip(result.test_index, result.test_probabilities):
                 wr.writerow([int(i), f"{float(p):.6f}"])
+        if result.val_probabilities is not None:
+            with open(tmp / "val_predictions.csv", "w", newline="") as f:
+                wr = csv.writer(f)
+                wr.writerow(["index", "probability", "label"])
+                for i, p, y in zip(result.val_index, result.val_probabilities, result.val_labels):
+                    wr.writerow([int(i), f"{float(p):.6f}", int(y)])
         save_json(tmp / "metrics.json", result.metrics)
     return out
+
+
+def load_predictions(run: Path, split: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(probability (n,), label (n,)) of a run's val or test split, or None for a run saved before the file existed."""
+    run = Path(run)
+    path = run / f"{split}_predictions.csv"
+    if split not in ("val", "test") or not path.exists():
+        return None
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    prob = np.array([float(r["probability"]) for r in rows])
+    if split == "val":
+        return prob, np.array([int(r["label"]) for r in rows])
+    return prob, np.asarray(load_json(run / "evaluation.json")["test_labels"], dtype=int)
 
 
 def load_config(run: Path) -> XrayConfig:

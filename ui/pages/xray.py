@@ -13,10 +13,11 @@ from engine.data.medmnist import CLASSES, XrayData, load_pneumoniamnist
 from engine.errors import EmbedLabError
 from engine.paths import ASSETS_DIR
 from engine.store import load_json
-from engine.vision.benchmark import CITATION, STRATEGY_LABELS, comparison_rows
-from engine.vision.explain import Analysis, XrayExplainer, embedding_maps, overlay
-from engine.vision.metrics import at_threshold
-from engine.vision.train import XrayConfig, list_xray_runs, train_and_save
+from engine.vision.benchmark import CITATION, STRATEGY_LABELS, comparison_rows, one_run_per_strategy, run_rows
+from engine.vision.explain import Analysis, CamView, XrayExplainer, cam_view, embedding_maps, overlay
+from engine.vision.gradcam import CAM_LAYERS, DEFAULT_CAM_LAYER
+from engine.vision.metrics import threshold_report, youden_threshold
+from engine.vision.train import XrayConfig, list_xray_runs, load_config, load_model, load_predictions, train_and_save
 import pages.common  # noqa: F401  (routes a first direct visit through app.py)
 from pages.i18n import error_text, t
 
@@ -35,13 +36,18 @@ def load_explainer(run: str, stamp: float) -> XrayExplainer:  # noqa: ARG001 (st
     return XrayExplainer(run, train_labels=load_data().labels["train"])
 
 
+@st.cache_resource(max_entries=8, show_spinner=t("common.loading_model"))
+def load_run_model(run: str, stamp: float):  # noqa: ARG001, ANN201 (the side-by-side view needs only the model)
+    return load_model(Path(run)), load_config(Path(run))
+
+
 @st.cache_data(max_entries=8)
 def load_run_files(run: str, stamp: float) -> dict:  # noqa: ARG001
     p = Path(run)
     preds = pd.read_csv(p / "test_predictions.csv")
     return {"metrics": load_json(p / "metrics.json"), "history": load_json(p / "history.json"),
             "evaluation": load_json(p / "evaluation.json"), "probability": preds["probability"].to_numpy(),
-            "index": preds["index"].to_numpy()}
+            "index": preds["index"].to_numpy(), "val": load_predictions(p, "val")}
 
 
 @st.cache_data(max_entries=4, show_spinner=t("xray.computing_tsne"))
@@ -77,6 +83,52 @@ def curves(history: list[dict]) -> go.Figure:
             fig.add_trace(go.Scatter(x=df["epoch"], y=df[col], mode="lines+markers", name=name))
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), xaxis_title=t("common.epoch"), title=t("xray.curves"))
     return fig
+
+
+def set_threshold(value: float) -> None:
+    st.session_state["xray_threshold"] = value
+
+
+def method_label(r: dict) -> str:
+    """A comparison row's name: a stored run (strategy, seed, subset) or a published method."""
+    if r["strategy"] is None:
+        return t("xray.published_method", method=r["method"])
+    sub = t("xray.subset", n=r["train images"]) if r["train images"] else ""
+    return t("xray.run_method", strategy=strategy_label(r["strategy"]), seed=r["seed"], sub=sub)
+
+
+def comparison_chart(rows: list[dict]) -> go.Figure:
+    """Every stored run's val and test AUC / ACC beside the published test numbers."""
+    long = []
+    for r in rows:
+        name = method_label(r)
+        for metric in ("AUC", "ACC"):
+            if r["strategy"] is None:
+                long.append({"method": name, "metric": metric, "split": t("xray.split_published"), "value": r[metric]})
+            else:
+                long.append({"method": name, "metric": metric, "split": t("xray.split_val"), "value": r["val " + metric]})
+                long.append({"method": name, "metric": metric, "split": t("xray.split_test"), "value": r[metric]})
+    d = pd.DataFrame(long).dropna(subset=["value"])
+    fig = px.scatter(d, x="value", y="method", color="split", symbol="split", facet_col="metric",
+                     color_discrete_sequence=["#2ca02c", "#d62728", "#7f7f7f"], title=t("xray.comparison_title"))
+    fig.update_traces(marker=dict(size=10)).update_xaxes(matches=None, title=None).update_yaxes(title=None)
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    return fig.update_layout(height=120 + 28 * d["method"].nunique(), legend_title_text="", margin=dict(l=10, r=10, t=60, b=10))
+
+
+def run_table(rows: list[dict]) -> pd.DataFrame:
+    d = pd.DataFrame([r for r in rows if r["strategy"] is not None])
+    d["method"] = [method_label(r) for r in rows if r["strategy"] is not None]
+    cols = {"method": t("xray.col_method"), "px": t("xray.col_px"), "val AUC": t("xray.col_val_auc"), "val ACC": t("xray.col_val_acc"),
+            "AUC": t("xray.col_test_auc"), "ACC": t("xray.col_test_acc"), "sensitivity": t("xray.sensitivity"),
+            "specificity": t("xray.specificity"), "train s": t("xray.train_seconds")}
+    return d[list(cols)].rename(columns=cols).round(4)
+
+
+def cam_caption(layer: str, grid: tuple[int, int], size: int) -> str:
+    """What the overlay is made of: which layer, how coarse its map, how many image pixels one cell covers."""
+    return t("xray.cam_resolution", layer=t("xray.cam_layer_" + layer), h=grid[0], w=grid[1], size=size,
+             px=f"{size / grid[0]:.1f}")
 
 
 # --- page ----------------------------------------------------------------------------------------------------------
@@ -156,10 +208,22 @@ with tab_train:
         st.subheader(t("xray.benchmark"))
         table = pd.DataFrame(comparison_rows(runs))
         table["method"] = table["method"].map({v: strategy_label(k) for k, v in STRATEGY_LABELS.items()}).fillna(table["method"])
-        table = table.rename(columns={"method": t("xray.col_method"), "source": t("xray.col_source"), "seeds": t("xray.col_seeds")})
+        table["source"] = [t("xray.source_ours", n=int(n)) if n == n and n else t("xray.source_published") for n in table["seeds"]]
+        table = table.reindex(columns=["method", "source", "val AUC", "AUC", "AUC sd", "ACC", "ACC sd", "sensitivity", "specificity",
+                                       "train s"]).dropna(axis=1, how="all")  # only runs on the whole training set are averaged
+        table = table.rename(columns={"method": t("xray.col_method"), "source": t("xray.col_source"), "val AUC": t("xray.col_val_auc"),
+                                      "AUC": t("xray.col_test_auc"), "AUC sd": t("xray.col_sd"), "ACC": t("xray.col_test_acc"),
+                                      "ACC sd": t("xray.col_sd_acc"), "sensitivity": t("xray.sensitivity"),
+                                      "specificity": t("xray.specificity"), "train s": t("xray.train_seconds")})
         st.dataframe(table, hide_index=True, column_config={
-            c: st.column_config.NumberColumn(format="%.3f") for c in table.columns if c not in (t("xray.col_method"), t("xray.col_source"), t("xray.col_seeds"))})
+            c: st.column_config.NumberColumn(format="%.0f" if c == t("xray.train_seconds") else "%.3f")
+            for c in table.columns if c not in (t("xray.col_method"), t("xray.col_source"))})
         st.caption(t("xray.published", citation=CITATION))
+        st.plotly_chart(comparison_chart(run_rows(runs)), key="xray_comparison")
+        st.caption(t("xray.comparison_note"))
+        with st.expander(t("xray.every_run")):
+            st.dataframe(run_table(run_rows(runs)), hide_index=True)
+        # Label-efficiency chart (issue 15): one call line goes here.
 
         by_path = {str(r["path"]): r for r in runs}
         run = st.selectbox(t("xray.run_to_inspect"), list(by_path), format_func={p: run_label(r) for p, r in by_path.items()}.get, key="xray_run")
@@ -167,33 +231,47 @@ with tab_train:
         ev, m = files["evaluation"], files["metrics"]
         y_test = np.asarray(ev["test_labels"])
         prob = files["probability"]
+        st.caption(t("xray.x1_report"))
         cols = st.columns(5)
         for col, (k, name) in zip(cols, (("test/auc", "AUC"), ("test/acc", t("xray.acc_at")), ("test/sensitivity", t("xray.sensitivity")),
                                          ("test/specificity", t("xray.specificity")), ("train_seconds", t("xray.train_seconds")))):
             col.metric(name, f"{m[k]:.3f}" if k != "train_seconds" else f"{m[k]:.0f}")
         st.plotly_chart(curves(files["history"]), key="xray_curves")
 
-        c1, c2 = st.columns(2)
-        with c1:
-            thr = st.slider(t("xray.threshold"), 0.0, 1.0, 0.5, 0.01, key="xray_threshold",
-                            help=t("xray.threshold_help"))
-            at = at_threshold(prob, y_test, thr)
-            roc = ev["test"]["roc"]
-            fig = go.Figure(go.Scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", name=f"ROC (AUC {m['test/auc']:.3f})"))
-            fig.add_trace(go.Scatter(x=[1 - at["specificity"]], y=[at["sensitivity"]], mode="markers",
-                                     marker=dict(size=12, color="red"), name=t("xray.threshold_at", thr=f"{thr:.2f}")))
-            fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="gray"), showlegend=False))
-            fig.update_layout(height=380, xaxis_title=t("xray.fpr_axis"), yaxis_title=t("xray.tpr_axis"), title=t("xray.roc"))
-            st.plotly_chart(fig, key="xray_roc")
-        with c2:
-            s1, s2, s3 = st.columns(3)
-            s1.metric(t("xray.sensitivity"), f"{at['sensitivity']:.3f}")
-            s2.metric(t("xray.specificity"), f"{at['specificity']:.3f}")
-            s3.metric("ACC", f"{at['acc']:.3f}")
-            cm = np.array(at["confusion"])
-            st.plotly_chart(px.imshow(cm, text_auto=True, x=[t("xray.pred_normal"), t("xray.pred_pneumonia")], y=[class_label("normal"), class_label("pneumonia")],
-                                      color_continuous_scale="Blues", title=t("xray.confusion", thr=f"{thr:.2f}"))
-                            .update_layout(height=320), key="xray_cm")
+        st.subheader(t("xray.threshold_title"))
+        if files["val"] is None:
+            st.info(t("xray.no_val_predictions"))
+        else:
+            v_prob, v_y = files["val"]
+            suggested = round(youden_threshold(v_prob, v_y), 2)
+            st.caption(t("xray.threshold_intro"))
+            c1, c2 = st.columns(2)
+            with c1:
+                st.session_state.setdefault("xray_threshold", 0.5)  # X1's threshold until one is chosen on val
+                thr = st.slider(t("xray.threshold"), 0.0, 1.0, step=0.01, key="xray_threshold", help=t("xray.threshold_help"))
+                st.button(t("xray.use_youden", thr=f"{suggested:.2f}"), key="xray_youden", on_click=set_threshold, args=(suggested,),
+                          help=t("xray.youden_help"))
+                rep = threshold_report(v_prob, v_y, prob, y_test, thr)
+                at = rep["val"]
+                roc = ev["val"]["roc"]
+                fig = go.Figure(go.Scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", name=t("xray.roc_trace", auc=f"{m['val/auc']:.3f}")))
+                fig.add_trace(go.Scatter(x=[1 - at["specificity"]], y=[at["sensitivity"]], mode="markers",
+                                         marker=dict(size=12, color="red"), name=t("xray.threshold_at", thr=f"{thr:.2f}")))
+                fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="gray"), showlegend=False))
+                fig.update_layout(height=380, xaxis_title=t("xray.fpr_axis"), yaxis_title=t("xray.tpr_axis"), title=t("xray.roc"))
+                st.plotly_chart(fig, key="xray_roc")
+            with c2:
+                s1, s2, s3 = st.columns(3)
+                s1.metric(t("xray.val_sensitivity"), f"{at['sensitivity']:.3f}")
+                s2.metric(t("xray.val_specificity"), f"{at['specificity']:.3f}")
+                s3.metric(t("xray.val_acc"), f"{at['acc']:.3f}")
+                cm = np.array(at["confusion"])
+                st.plotly_chart(px.imshow(cm, text_auto=True, x=[t("xray.pred_normal"), t("xray.pred_pneumonia")], y=[class_label("normal"), class_label("pneumonia")],
+                                          color_continuous_scale="Blues", title=t("xray.confusion", thr=f"{thr:.2f}"))
+                                .update_layout(height=320), key="xray_cm")
+            te = rep["test"]
+            st.markdown(t("xray.test_line", thr=f"{thr:.2f}", sens=f"{te['sensitivity']:.3f}", spec=f"{te['specificity']:.3f}",
+                          acc=f"{te['acc']:.3f}"))
 
         st.subheader(t("xray.tsne_title"))
         if st.toggle(t("xray.tsne_toggle"), key="xray_tsne"):
@@ -212,6 +290,30 @@ with tab_train:
                 col.plotly_chart(f.update_traces(marker=dict(size=6)).update_layout(height=420), key=f"xray_tsne_{name}")
 
 
+def show_side_by_side(source, runs: list[dict], layer: str) -> None:  # noqa: ANN001 (a path or the uploaded bytes)
+    """The same image through every stored strategy: probability, label at 0.5, Grad-CAM."""
+    picks = one_run_per_strategy(runs)
+    st.markdown(t("xray.side_by_side"))
+    views: list[tuple[dict, CamView | str]] = []
+    for r in picks:
+        model, config = load_run_model(str(r["path"]), stamp(Path(r["path"])))
+        views.append((r, cam_view(model, config, source, layer)))
+    cols = st.columns(max(4, len(views)))  # small tiles: four to a row
+    rows = []
+    for col, (r, v) in zip(cols, views):
+        name = strategy_label(r["config"].strategy)
+        if isinstance(v, str):
+            col.error(error_text(v), icon="🚫")
+            continue
+        col.image(overlay(v.image, v.heatmap), width="stretch",
+                  caption=t("xray.side_caption", strategy=name, p=f"{v.probability:.2f}", label=class_label(v.label), h=v.grid[0], w=v.grid[1]))
+        rows.append({t("xray.col_method"): name, t("xray.seed"): r["config"].seed, t("xray.probability"): round(v.probability, 3),
+                     t("xray.prediction"): class_label(v.label), t("xray.col_test_auc"): round(r["metrics"]["test/auc"], 3)})
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.caption(t("xray.side_note"))
+
+
 def show_analysis(a: Analysis, explainer: XrayExplainer) -> None:
     for w in a.warnings:
         st.warning(error_text(w), icon="⚠️")
@@ -223,7 +325,9 @@ def show_analysis(a: Analysis, explainer: XrayExplainer) -> None:
     cols = st.columns(len(a.pre.steps) + 1)
     for col, (caption, img) in zip(cols, a.pre.steps):
         col.image(img, caption=error_text(caption), width="stretch")
-    cols[-1].image(overlay(a.pre.image, a.heatmap), caption=t("xray.gradcam", label=class_label(a.label)), width="stretch")
+    cols[-1].image(overlay(a.pre.image, a.heatmap), caption=t("xray.gradcam", label=class_label(a.label), h=a.cam_grid[0], w=a.cam_grid[1]),
+                   width="stretch")
+    st.caption(cam_caption(a.cam_layer, a.cam_grid, a.pre.image.shape[-1]) + " " + t("xray.cam_faithfulness"))
     st.markdown(t("xray.nearest"))
     cols = st.columns(max(1, len(a.neighbours)))
     train_images = load_data().images["train"]
@@ -244,19 +348,24 @@ with tab_try:
         except EmbedLabError as e:
             st.error(error_text(e), icon="⚠️")
             st.stop()
+        layer = st.radio(t("xray.cam_layer"), list(CAM_LAYERS), index=CAM_LAYERS.index(DEFAULT_CAM_LAYER), horizontal=True,
+                         key="xray_cam_layer", format_func={k: t("xray.cam_layer_" + k) for k in CAM_LAYERS}.get, help=t("xray.cam_layer_help"))
         source = st.radio(t("xray.image"), ["A sample X-ray", "Upload your own"], horizontal=True, key="xray_source",
                           bind="query-params", format_func={"A sample X-ray": t("xray.source_sample"), "Upload your own": t("xray.source_upload")}.get)
         if source == "A sample X-ray":
             names = sorted(p.name for p in SAMPLES.glob("*.jpeg"))
             name = st.selectbox(t("xray.sample"),
                                 names, key="xray_sample", bind="query-params")
-            result = explainer.analyse_safely(SAMPLES / name, name)
+            image_source = SAMPLES / name
+            result = explainer.analyse_safely(image_source, name, cam_layer=layer)
         else:
             up = st.file_uploader(t("xray.upload"), key="xray_upload")
-            result = explainer.analyse_safely(up.getvalue(), up.name) if up is not None else None
+            image_source = up.getvalue() if up is not None else None
+            result = explainer.analyse_safely(image_source, up.name, cam_layer=layer) if up is not None else None
             if up is None:
                 st.caption(t("xray.drop"))
         if isinstance(result, str):
             st.error(error_text(result), icon="🚫")
         elif result is not None:
             show_analysis(result, explainer)
+            show_side_by_side(image_source, runs, layer)
