@@ -120,7 +120,14 @@ def test_training_from_the_page_shows_progress_and_stores_a_run(monkeypatch, tmp
     at.number_input(key="xray_epochs").set_value(1)
     at.button(key="xray_train").click().run()
     assert not at.exception, at.exception
-    assert any("Done: test AUC" in s.label for s in at.status), [s.label for s in at.status]
+    from engine import jobs
+
+    key = at.session_state["xray_jobs"][0]
+    assert jobs.runner().get(key).label.startswith("Training: Small CNN")  # a shared job, not the script run
+    job = jobs.runner().wait(key, 900)
+    assert job.state == "done", job.error
+    at.run()
+    assert any("Done: test AUC" in s.value for s in at.success), [s.value for s in at.success]
     runs = list((tmp_path / "runs" / "xray").glob("scratch-*"))
     assert len(runs) == 1 and (runs[0] / "metrics.json").exists()
     assert "Small CNN from scratch" in at.dataframe[-1].value["method"].tolist()

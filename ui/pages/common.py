@@ -134,14 +134,19 @@ def submit_training(config, force: bool = False, label: str | None = None):
     return jobs.train_recsys(config, owner=session_id(), force=force, label=label or _label_of(config))
 
 
-def _draw_job(snap: dict, key: str) -> None:
-    """One job's progress: a bar, the live loss / validation Recall@50 chart, a cancel button for its owner."""
+def _recall_done(label: str, result: dict) -> str:
+    r = result.get("test/recall@50")
+    return t("jobs.done", label=label, recall=f"{r:.3f}" if r is not None else "—")
+
+
+def _draw_job(snap: dict, key: str, figure=None, done=None) -> None:
+    """One job's progress: a bar, the live chart (`figure(history)`; default loss / validation Recall@50), a cancel
+    button for its owner; when finished, `done(label, result)` (default: the recall sentence)."""
     from engine import jobs
 
     label, state = snap["label"], snap["state"]
     if state == "done":
-        r = (snap.get("result") or {}).get("test/recall@50")
-        st.success(t("jobs.done", label=label, recall=f"{r:.3f}" if r is not None else "—"), icon="✅")
+        st.success((done or _recall_done)(label, snap.get("result") or {}), icon="✅")
         return
     if state == "failed":
         st.error(t("jobs.failed", label=label, error=error_text(snap["error"])), icon="⚠️")
@@ -157,7 +162,8 @@ def _draw_job(snap: dict, key: str) -> None:
     if snap["owner"] == session_id():
         c2.button(t("jobs.cancel"), key=f"cancel-{key}", on_click=jobs.runner().cancel, args=(key, session_id()))
     if snap["history"]:
-        st.plotly_chart(history_figure(snap["history"], t("jobs.live_title")), width="stretch", key=f"live-{key}")
+        fig = figure(snap["history"]) if figure else history_figure(snap["history"], t("jobs.live_title"))
+        st.plotly_chart(fig, width="stretch", key=f"live-{key}")
 
 
 def job_snapshot(key: str) -> dict | None:
@@ -172,14 +178,14 @@ def job_snapshot(key: str) -> dict | None:
     return snap
 
 
-def watch_jobs(keys: list[str], every: float = 2.0) -> None:
+def watch_jobs(keys: list[str], every: float = 2.0, figure=None, done=None) -> None:
     """Draw the jobs `keys`, redrawn every `every` s in a fragment (other widgets stay live); when none is queued or
     running any more, the whole page reruns once so it can use the new runs."""
     active = [k for k in keys if (s := job_snapshot(k)) is not None and s["state"] in ("queued", "running")]
     if not active:
         for k in keys:
             if (s := job_snapshot(k)) is not None:
-                _draw_job(s, k)
+                _draw_job(s, k, figure, done)
         return
 
     @st.fragment(run_every=every)
@@ -190,7 +196,7 @@ def watch_jobs(keys: list[str], every: float = 2.0) -> None:
         for k, s in snaps.items():
             if s is not None:
                 with st.container(border=True):
-                    _draw_job(s, k)
+                    _draw_job(s, k, figure, done)
 
     panel()
 

@@ -17,12 +17,14 @@ from engine.vision.benchmark import CITATION, STRATEGY_LABELS, comparison_rows, 
 from engine.vision.explain import Analysis, CamView, XrayExplainer, cam_view, embedding_maps, overlay
 from engine.vision.gradcam import CAM_LAYERS, DEFAULT_CAM_LAYER
 from engine.vision.metrics import threshold_report, youden_threshold
-from engine.vision.train import XrayConfig, list_xray_runs, load_config, load_model, load_predictions, train_and_save
-import pages.common  # noqa: F401  (routes a first direct visit through app.py)
+from engine.vision.train import XrayConfig, list_xray_runs, load_config, load_model, load_predictions
+from engine import jobs
+from pages.common import session_id, watch_jobs
 from pages.i18n import error_text, t
 
 SAMPLES = ASSETS_DIR / "xray-samples"
 COLORS = {"normal": "#1f77b4", "pneumonia": "#d62728"}
+JOBS_KEY = "xray_jobs"  # this session's X-ray training jobs (keys only: the job lives in the runner)
 
 
 # --- cached loaders (engine does the work) -----------------------------------------------------------------------
@@ -179,27 +181,16 @@ with tab_train:
     train_clicked = st.button(t("xray.train"), type="primary", key="xray_train")
     quick_clicked = not runs and st.button(t("xray.quick"),
                                            key="xray_quick")
-    if train_clicked or quick_clicked:
+    if train_clicked or quick_clicked:  # a shared job in a worker process: other visitors asking for it attach
         cfg = XrayConfig(strategy="linear-probe" if quick_clicked else strategy, seed=seed,
                          epochs=0 if quick_clicked else epochs)
-        with st.status(t("xray.training", strategy=strategy_label(cfg.strategy), seed=seed), expanded=True) as status:
-            bar = st.progress(0.0, text=t("xray.starting"))
-            live = st.empty()
-            hist: list[dict] = []
-
-            def on_epoch(rec: dict) -> None:
-                hist.append(rec)
-                if len(hist) <= 20 or len(hist) % 5 == 0:
-                    live.plotly_chart(curves(hist), key=f"xray_live_{len(hist)}")
-
-            try:
-                out = train_and_save(cfg, progress=lambda f, m: bar.progress(min(1.0, max(0.0, f)), text=error_text(m)),
-                                     on_epoch=on_epoch, data=data)
-                m = load_json(out / "metrics.json")
-                status.update(label=t("xray.done", auc=f"{m['test/auc']:.3f}", acc=f"{m['test/acc']:.3f}"), state="complete")
-            except EmbedLabError as e:
-                status.update(label=t("xray.failed"), state="error")
-                st.error(error_text(e), icon="⚠️")
+        job = jobs.train_xray(cfg, owner=session_id(), label=t("xray.training", strategy=strategy_label(cfg.strategy), seed=seed))
+        keys = st.session_state.setdefault(JOBS_KEY, [])
+        if job.key not in keys:
+            keys.append(job.key)
+    if st.session_state.get(JOBS_KEY):
+        watch_jobs(st.session_state[JOBS_KEY], figure=curves,
+                   done=lambda label, r: t("xray.done", auc=f"{r.get('test/auc', float('nan')):.3f}", acc=f"{r.get('test/acc', float('nan')):.3f}"))
         runs = list_xray_runs()
     elif not runs:
         st.info(t("xray.no_model"))
