@@ -279,8 +279,8 @@ def compare(model: str, split: R1Split, config: RecsysConfig, with_peer: bool, m
 
 def markdown(rows: list[dict], meta: dict) -> str:
     peer = any("peer" in r for r in rows)
-    out = ["# Training speed beside torch-rechub 0.9.0 (ml-100k, protocol R1)", "",
-           f"Command: `{meta['command']}`", "",
+    out = [f"# Training speed beside torch-rechub 0.9.0 ({meta['dataset']}, protocol R1, seed {meta['seed']})", "",
+           f"Command: `{meta.get('command', '(called from Python)')}`", "",
            f"Machine: {meta['machine']}; threads {meta['threads']} (torch intra-op, faiss).",
            f"Date: {meta['date']}; whole run {meta['minutes']:.1f} min; load average before / after: {meta['load_before']} / {meta['load_after']}.", ""]
     if not peer:
@@ -289,6 +289,9 @@ def markdown(rows: list[dict], meta: dict) -> str:
             "peer and ours in turn, the order flipping each round; ratio = ours / peer. Peak MB: the most resident memory one "
             "epoch (training + validation) added. Recall@50: test users, at each side's best validation epoch "
             "(ours: `recsys train`'s early stopping, the same numbers as the stored default run).", ""]
+    if meta.get("rounds"):
+        out += [f"**Speed-only run:** both sides stopped after {meta['rounds']} epoch(s); the Recall@50 columns are "
+                "after those epochs, not after each side's full training.", ""]
     if peer:
         out += ["| model | batch | peer s/epoch | ours s/epoch | ratio | peer ex/s | ours ex/s | peer peak MB | ours peak MB | "
                 "peer Recall@50 (best ep / run) | ours Recall@50 (best ep / run) | rounds |",
@@ -313,22 +316,24 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def run(models: list[str], dataset: str, seed: int, threads: int, quick: bool, max_epochs: int, peer_patience: int,
+def run(models: list[str], dataset: str, seed: int, threads: int, rounds: int | None, max_epochs: int, peer_patience: int,
         no_peer: bool = False, synthetic=None, data_dir=None, log=print) -> tuple[list[dict], dict]:
+    """Every model's row (compare) and the run's facts. `rounds`: stop both sides after that many epochs
+    (speed only; Recall@50 then is not the converged one), None: each side's full training."""
     set_threads(threads)
     why = "--no-peer" if no_peer else peer_available()
     if why:
         log(f"peer half skipped: {why}")
     t0 = time.perf_counter()
-    meta = {"machine": machine_line(), "threads": threads, "load_before": load_average(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    meta = {"machine": machine_line(), "threads": threads, "dataset": dataset, "seed": seed, "load_before": load_average(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     rows = []
     for m in models:
         config = RecsysConfig(model=m, dataset=dataset, seed=seed, synthetic=synthetic)
-        if quick:
-            config = config.replace(epochs=1)
+        if rounds:
+            config = config.replace(epochs=rounds)
         split = split_of(config, data_dir)
-        rows.append(compare(m, split, config, why is None, 1 if quick else max_epochs, peer_patience, log))
-    meta.update(minutes=(time.perf_counter() - t0) / 60, load_after=load_average())
+        rows.append(compare(m, split, config, why is None, rounds or max_epochs, peer_patience, log))
+    meta.update(minutes=(time.perf_counter() - t0) / 60, load_after=load_average(), rounds=rounds)
     if why:
         meta["peer_skipped"] = why
     return rows, meta
@@ -340,13 +345,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", default="ml-100k")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--quick", action="store_true", help="one epoch per side (smoke test)")
+    ap.add_argument("--quick", action="store_true", help="one epoch per side (smoke test); the same as --rounds 1")
+    ap.add_argument("--rounds", type=int, default=None, help="stop both sides after this many epochs (speed only)")
     ap.add_argument("--epochs", type=int, default=30, help="the peer's most epochs (ours: its config's)")
     ap.add_argument("--peer-patience", type=int, default=3)
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--out", default=str(HERE / "peer_speed"), help="writes OUT.md and OUT.json")
     a = ap.parse_args(argv)
-    rows, meta = run(a.models, a.dataset, a.seed, a.threads, a.quick, a.epochs, a.peer_patience, a.no_peer)
+    rows, meta = run(a.models, a.dataset, a.seed, a.threads, 1 if a.quick else a.rounds, a.epochs, a.peer_patience, a.no_peer)
     meta["command"] = "python bench/peer_speed.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     Path(a.out + ".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     Path(a.out + ".md").write_text(markdown(rows, meta))

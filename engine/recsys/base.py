@@ -212,9 +212,10 @@ class RecModel(nn.Module):
             nll = self._sampled_softmax(user, items, hist, target)
         else:
             check_full_softmax(user.shape[0], items.shape[0])
-            # [B, I+1]: -inf + u.v for the columns that are not classes, 0 + u.v for the others; one
-            # product, no masked copy, and no masking in the backward pass (softmax is exactly 0 there)
-            logits = torch.addmm(self._excluded_bias(hist, target, items.shape[0]), user, items.T)
+            # [B, I+1]: -inf + u.v for the columns that are not classes, 0 + u.v for the others, the
+            # product added in place to the fresh bias: no masked copy, and no masking in the backward
+            # pass (the softmax's gradient is exactly 0 there)
+            logits = self._excluded_bias(hist, target, items.shape[0]).addmm_(user, items.T)
             nll = F.cross_entropy(logits, target)
         if self.multi_interest and self.interest_reg > 0:
             nll = nll + self.interest_reg * interest_overlap(enc.vectors, enc.mask)
