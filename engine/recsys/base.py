@@ -111,12 +111,12 @@ def interest_overlap(vectors: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def farthest_behaviours(x: torch.Tensor, valid: torch.Tensor, lens: torch.Tensor, K: int) -> torch.Tensor:
+def farthest_behaviours(x: torch.Tensor, valid: torch.Tensor, lens: torch.Tensor, K: int, normalized: bool = False) -> torch.Tensor:
     """[B, K] positions of K behaviours spread over the history (farthest-point seeding, as k-means++
     without the dice): the most recent behaviour first, then each time the one least similar (cosine)
-    to every behaviour picked so far. x [B, L, e], valid [B, L], lens [B]."""
+    to every behaviour picked so far. x [B, L, e] (`normalized`: already unit length), valid [B, L], lens [B]."""
     B, L, _ = x.shape
-    xn = F.normalize(x, dim=-1)
+    xn = x if normalized else F.normalize(x, dim=-1)
     sim = torch.einsum("ble,bme->blm", xn, xn)  # cosine between behaviours, [B, L, L]
     rows = torch.arange(B, device=x.device)
     picked = [(lens.clamp(min=1) - 1).long()]  # the most recent behaviour, [B]

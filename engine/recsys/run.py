@@ -211,7 +211,7 @@ def build_model(config: RecsysConfig, split: R1Split) -> RecModel:
     return model
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def encode_users(model: RecModel, hist: np.ndarray, lens: np.ndarray, batch_size: int = 1024, **kw) -> tuple[np.ndarray, np.ndarray]:
     """User vectors [U, K, d] (missing interests zeroed) and interest mask [U, K] for padded histories."""
     was = model.training
