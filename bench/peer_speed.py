@@ -31,6 +31,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # the peer trainer's progress bar (read when tqdm is imported, by torch.hub too)
 import resource
 import shlex
 import statistics
@@ -181,7 +183,6 @@ class Peer:
     on our validation Recall@50 (R1, faiss) of its user and item towers."""
 
     def __init__(self, model: str, split: R1Split, batch_size: int, seed: int, max_epochs: int, patience: int, dim: int = 64) -> None:
-        os.environ.setdefault("TQDM_DISABLE", "1")
         from torch_rechub.trainers import MatchTrainer
         from torch_rechub.utils.data import TorchDataset
 

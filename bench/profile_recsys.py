@@ -74,6 +74,17 @@ def section(label: str, meta: dict, results: list[dict]) -> str:
     return "\n".join(out)
 
 
+def kept_reading(mpath: Path) -> list[str]:
+    """The hand-written "## Reading" section of an existing table (what the numbers say), kept on rewrite."""
+    if not mpath.exists():
+        return []
+    text = mpath.read_text()
+    if "\n## Reading\n" not in text:
+        return []
+    part = text.split("\n## Reading\n", 1)[1].split("\n## ", 1)[0]
+    return ["## Reading", part.rstrip(), ""]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--label", required=True, help="section name, e.g. before / after")
@@ -100,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             "Command: `python bench/profile_recsys.py --threads 1 --label LABEL [--engine-root OLD_TREE]` (ml-100k R1 seed 0, "
             "each model's default config; top ops by self CPU time over the profiled steps). Times were taken on a shared "
             "2-core machine under the load noted in each section: read shares and op counts, not absolute ms.", ""]
-    mpath.write_text("\n".join(head + [section(k, v["meta"], v["results"]) for k, v in data.items()]))
+    reading = kept_reading(mpath)
+    mpath.write_text("\n".join(head + reading + [section(k, v["meta"], v["results"]) for k, v in data.items()]))
     print(section(a.label, meta, results))
     return 0
 
