@@ -1,7 +1,12 @@
 """Training speed side by side with torch-rechub 0.9.0, one epoch each in turn, in one process.
 
-    /work/peer-venv/bin/python bench/peer_speed.py --threads 2            # full: about 25 min quiet
-    /work/peer-venv/bin/python bench/peer_speed.py --threads 2 --quick    # smoke: 1 epoch each, ~2 min
+    /work/peer-venv/bin/python bench/peer_speed.py --threads 2              # full training of both sides
+    /work/peer-venv/bin/python bench/peer_speed.py --threads 2 --rounds 5   # speed only: 5 epochs each
+    /work/peer-venv/bin/python bench/peer_speed.py --threads 2 --quick      # smoke: 1 epoch each
+    (the full run trains ours to its early stop, ~90 epochs over the 5 models, and the peer up to
+    --epochs 30 each; the peer's ComiRec-DR alone took ~470 s an epoch at 1 thread under load ~10
+    (its capsule map materialises [B, L, K d, d]), so the full run takes hours; not yet run end to
+    end. `--rounds 3` took 31 min at 1 thread under load ~10, 24 of them the peer's DR)
     (the peer's venv: bench/requirements-peer.txt; writes bench/peer_speed.md and .json)
 
 For each model torch-rechub ships (YouTubeDNN, GRU4Rec, MIND, ComiRec-DR, ComiRec-SA), both sides
@@ -288,7 +293,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
         out += [f"**Peer skipped:** {meta.get('peer_skipped', 'no peer')}.", ""]
     out += ["s/epoch: median wall seconds of one training pass (validation excluded) over the rounds where both sides trained, "
             "peer and ours in turn, the order flipping each round; ratio = ours / peer. Peak MB: the most resident memory one "
-            "epoch (training + validation) added. Recall@50: test users, at each side's best validation epoch "
+            "epoch (training + validation) added above the level it started at (one process: memory the other side freed "
+            "is reused, so this understates a side's working set; compare the two columns loosely). Recall@50: test users, at each side's best validation epoch "
             "(ours: `recsys train`'s early stopping, the same numbers as the stored default run).", ""]
     if meta.get("rounds"):
         out += [f"**Speed-only run:** both sides stopped after {meta['rounds']} epoch(s); the Recall@50 columns are "
