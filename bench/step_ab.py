@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             "load_after": " ".join(Path("/proc/loadavg").read_text().split()[:3])}
     Path(a.out + ".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     lines = ["# Training step: older engine against this one, in one process", "",
-             f"Command: `python bench/step_ab.py --old {a.old} --threads {a.threads}`; old {a.old}, new {meta['new']}.", "",
+             f"Command: `python bench/step_ab.py --old {a.old} --threads {a.threads} --repeats {a.repeats} --steps {a.steps}`; "
+             f"old {a.old}, new {meta['new']}.", "",
              f"Machine: {meta['machine']}; threads {a.threads}. Date: {meta['date']}; load average before / after: "
              f"{meta['load_before']} / {meta['load_after']} (a shared machine: only the ratio is meaningful).", "",
              f"Median ms per training step (loss, backward, Adam) over {a.repeats} alternating runs of {a.steps} steps; "
