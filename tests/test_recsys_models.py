@@ -162,3 +162,40 @@ def test_behaviour_dropout_keeps_the_expected_value_and_is_off_in_eval():
     y = dropout(x, 0.5, training=True)
     assert 0.45 < (y == 0).float().mean() < 0.55 and abs(y.mean().item() - 1.0) < 0.05
     assert torch.equal(dropout(x, 0.5, training=False), x)
+
+
+def test_full_softmax_masks_history_as_the_reference_masked_fill_does():
+    """The training loss adds a -inf bias for the columns that are not classes (padding, history items
+    except the target) instead of masked_fill: the same loss and the same gradients, on a small batch."""
+    import torch.nn.functional as F
+    from engine.recsys.youtubednn import YouTubeDNN
+
+    torch.manual_seed(0)
+    m = YouTubeDNN(30, dim=8, maxlen=5, dropout=0.0)
+    hist = torch.tensor([[1, 2, 3, 0, 0], [4, 5, 6, 7, 8], [9, 9, 2, 0, 0]])
+    lens = (hist > 0).sum(1)
+    target = torch.tensor([2, 11, 12])  # the first target is also in its history: it stays a class
+    loss = m.loss(hist, lens, target)
+    grads = torch.autograd.grad(loss, list(m.parameters()))
+    user = m.train_user_vector(hist, lens, target)
+    excl = torch.zeros(3, 31, dtype=torch.bool)
+    excl.scatter_(1, hist, True)
+    excl[torch.arange(3), target] = False
+    excl[:, 0] = True
+    ref = F.cross_entropy((user @ m.item_emb.weight.T).masked_fill(excl, -float("inf")), target)
+    ref_grads = torch.autograd.grad(ref, list(m.parameters()))
+    assert torch.equal(loss, ref)
+    for g, r in zip(grads, ref_grads):
+        assert torch.equal(g, r)
+
+
+def test_behaviour_dropout_draws_the_reference_mask():
+    """dropout() keeps exactly the elements torch.rand(...) >= p keeps, scaled by 1/(1-p), for the same seed."""
+    from engine.recsys.base import dropout
+
+    x = torch.randn(4, 6, 8)
+    torch.manual_seed(5)
+    out = dropout(x, 0.3, True)
+    torch.manual_seed(5)
+    ref = x * (torch.rand(x.shape) >= 0.3) * (1.0 / (1.0 - 0.3))
+    assert torch.equal(out, ref)

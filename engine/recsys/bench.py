@@ -161,7 +161,8 @@ def run_bench(args) -> Path:
          if args.jobs > 1 else
          "s/epoch: median wall time of one pass over the training examples (validation excluded) of the first seed. ")
         +
-        "Peak RSS: the training process's maximum resident memory (Python, torch, faiss and data included).",
+        "Peak RSS: the training process's maximum resident memory (Python, torch, faiss and data included). "
+        "Speed beside torch-rechub, measured side by side in one process: bench/peer_speed.md.",
     ]
     separated = {m: rs for m, rs in results.items() if f"{args.split}/interest_cosine" in rs[0]["metrics"]}
     if separated:

@@ -63,8 +63,8 @@ class ComiRecSA(RecModel):
         hidden = torch.tanh(torch.einsum("bld,da->bla", H, self.W1))  # tanh(W_1 H), [B, L, a]
         scores = torch.einsum("bla,ak->blk", hidden, self.W2[:, :K])  # W_2^T tanh(W_1 H), [B, L, K]
         if self.seeded:  # the remedy: head k also attends to behaviours like the k-th of K spread-out seeds
-            seeds = farthest_behaviours(e.detach(), valid, valid.sum(1), K)  # [B, K]
-            en = torch.nn.functional.normalize(e, dim=-1)
+            en = torch.nn.functional.normalize(e, dim=-1)  # e_l / |e_l|, [B, L, d]
+            seeds = farthest_behaviours(en.detach(), valid, valid.sum(1), K, normalized=True)  # [B, K]
             anchor = en[torch.arange(B)[:, None], seeds]  # [B, K, d]
             scores = scores + self.seed_gain * torch.einsum("bld,bkd->blk", en, anchor)  # + beta cos(e_l, e_{c_k})
         scores = scores.masked_fill(~valid[:, :, None], -float("inf"))

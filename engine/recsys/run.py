@@ -211,7 +211,7 @@ def build_model(config: RecsysConfig, split: R1Split) -> RecModel:
     return model
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def encode_users(model: RecModel, hist: np.ndarray, lens: np.ndarray, batch_size: int = 1024, **kw) -> tuple[np.ndarray, np.ndarray]:
     """User vectors [U, K, d] (missing interests zeroed) and interest mask [U, K] for padded histories."""
     was = model.training
@@ -248,6 +248,72 @@ def param_groups(model: RecModel, weight_decay: float) -> list[dict]:
     return [g for g in groups if g["params"]]
 
 
+class Fitting:
+    """One training run, an epoch at a time: `fit` steps it to the end; bench/peer_speed.py steps it
+    in turn with another library's trainer. Adam on the training examples, validation Recall@50 after
+    every epoch, early stopping; `finish` leaves the model with its best validation epoch's weights."""
+
+    def __init__(self, model: RecModel, split: R1Split, config: RecsysConfig, progress: Progress = silent,
+                 on_epoch: Callable[[list[dict]], None] | None = None) -> None:
+        self.model, self.split, self.config, self.progress, self.on_epoch = model, split, config, progress, on_epoch
+        self.history: list[dict] = []
+        self.done = config.epochs <= 0 or not any(p.requires_grad for p in model.parameters())
+        self.hist = torch.from_numpy(split.train_hist)  # [N, L]
+        self.lens = torch.from_numpy(split.train_len)  # [N]
+        self.target = torch.from_numpy(split.train_target)  # [N]
+        self.rng = np.random.default_rng(config.seed)  # batch order
+        groups = [] if self.done else param_groups(model, config.weight_decay)  # MostPop trains nothing
+        self.opt = make_optimizer(model, groups, config.lr) if groups else None  # Adam (SparseAdam for a sparse item table)
+        self.stopper = BestEpoch(config.patience)
+        self.ctx = distributed.current()  # None unless launched by torchrun with --distributed
+        self.step_loss = distributed.loss_fn(model, self.ctx)  # model.loss, or through DDP
+
+    def train_epoch(self) -> tuple[float, float]:
+        """One pass over the training examples in a fresh order: (mean batch loss, seconds)."""
+        model, config, n = self.model, self.config, len(self.target)
+        epoch = len(self.history) + 1
+        model.train()
+        order = torch.from_numpy(self.rng.permutation(n))
+        t0 = time.perf_counter()
+        if self.ctx is None:  # the epoch's examples gathered once in batch order; a batch is then a slice (a view)
+            hist, lens, target = self.hist[order], self.lens[order], self.target[order]
+            steps = ((i, slice(i, i + config.batch_size)) for i in range(0, n, config.batch_size))
+        else:
+            hist, lens, target = self.hist, self.lens, self.target
+            steps = distributed.batches(order, config.batch_size, self.ctx)  # this process's share of each batch
+        total, batches = 0.0, 0
+        for i, idx in steps:
+            loss = self.step_loss(hist[idx], lens[idx], target[idx])
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            total += loss.item()
+            batches += 1
+            if batches % 5 == 0:  # also where a job checks for cancellation
+                self.progress((epoch - 1 + i / n) / config.epochs, Message(f"epoch {epoch}: loss {total / batches:.4f}", "progress_batch", epoch=epoch, loss=f"{total / batches:.4f}"))
+        return total / max(1, batches), time.perf_counter() - t0
+
+    def step(self) -> dict:
+        """Train one epoch, validate, update early stopping; the epoch's history row."""
+        epoch = len(self.history) + 1
+        loss, seconds = self.train_epoch()
+        val = evaluate_model(self.model, self.split.val, self.split)
+        row = {"epoch": epoch, "loss": loss, "val/recall@50": val["recall@50"], "val/ndcg@50": val["ndcg@50"], "seconds": seconds}
+        self.history.append(row)
+        if self.on_epoch is not None:
+            self.on_epoch(list(self.history))
+        self.progress(epoch / self.config.epochs, Message(f"epoch {epoch}: loss {row['loss']:.4f}, val Recall@50 {row['val/recall@50']:.4f}", "progress_epoch",
+                                                          epoch=epoch, loss=f"{row['loss']:.4f}", recall=f"{row['val/recall@50']:.4f}"))
+        self.done = self.stopper.update(self.model, row["val/recall@50"]) or epoch >= self.config.epochs
+        return row
+
+    def finish(self) -> list[dict]:
+        """The best validation epoch's weights back in the model (eval mode); the history."""
+        if self.history:
+            self.stopper.restore(self.model)
+        return self.history
+
+
 def fit(
     model: RecModel,
     split: R1Split,
@@ -257,44 +323,10 @@ def fit(
 ) -> list[dict]:
     """Adam on the training examples, validation Recall@50 after every epoch, early stopping; the model
     ends with the weights of its best validation epoch. Returns the history."""
-    history: list[dict] = []
-    if config.epochs <= 0 or not any(p.requires_grad for p in model.parameters()):
-        return history
-    hist = torch.from_numpy(split.train_hist)  # [N, L]
-    lens = torch.from_numpy(split.train_len)  # [N]
-    target = torch.from_numpy(split.train_target)  # [N]
-    n = len(target)
-    rng = np.random.default_rng(config.seed)  # batch order
-    opt = make_optimizer(model, param_groups(model, config.weight_decay), config.lr)  # Adam (SparseAdam for a sparse item table)
-    stopper = BestEpoch(config.patience)
-    ctx = distributed.current()  # None unless launched by torchrun with --distributed
-    step_loss = distributed.loss_fn(model, ctx)  # model.loss, or through DDP
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        order = torch.from_numpy(rng.permutation(n))
-        t0 = time.perf_counter()
-        total, batches = 0.0, 0
-        for i, idx in distributed.batches(order, config.batch_size, ctx):  # this process's share of each batch
-            loss = step_loss(hist[idx], lens[idx], target[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item()
-            batches += 1
-            if batches % 5 == 0:  # also where a job checks for cancellation
-                progress((epoch - 1 + i / n) / config.epochs, Message(f"epoch {epoch}: loss {total / batches:.4f}", "progress_batch", epoch=epoch, loss=f"{total / batches:.4f}"))
-        seconds = time.perf_counter() - t0
-        val = evaluate_model(model, split.val, split)
-        row = {"epoch": epoch, "loss": total / max(1, batches), "val/recall@50": val["recall@50"], "val/ndcg@50": val["ndcg@50"], "seconds": seconds}
-        history.append(row)
-        if on_epoch is not None:
-            on_epoch(list(history))
-        progress(epoch / config.epochs, Message(f"epoch {epoch}: loss {row['loss']:.4f}, val Recall@50 {row['val/recall@50']:.4f}", "progress_epoch",
-                                                 epoch=epoch, loss=f"{row['loss']:.4f}", recall=f"{row['val/recall@50']:.4f}"))
-        if stopper.update(model, row["val/recall@50"]):
-            break
-    stopper.restore(model)
-    return history
+    run = Fitting(model, split, config, progress, on_epoch)
+    while not run.done:
+        run.step()
+    return run.finish()
 
 
 def _peak_rss_mb() -> float:
