@@ -13,7 +13,7 @@ from engine.data.medmnist import CLASSES, XrayData, load_pneumoniamnist
 from engine.errors import EmbedLabError
 from engine.paths import ASSETS_DIR
 from engine.store import load_json
-from engine.vision.benchmark import CITATION, STRATEGY_LABELS, comparison_rows, one_run_per_strategy, run_rows
+from engine.vision.benchmark import STRATEGY_LABELS, comparison_rows, one_run_per_strategy, run_rows
 from engine.vision.explain import Analysis, CamView, XrayExplainer, cam_view, embedding_maps, overlay
 from engine.vision.gradcam import CAM_LAYERS, DEFAULT_CAM_LAYER
 from engine.vision.metrics import threshold_report, youden_threshold
@@ -209,7 +209,7 @@ with tab_train:
         st.dataframe(table, hide_index=True, column_config={
             c: st.column_config.NumberColumn(format="%.0f" if c == t("xray.train_seconds") else "%.3f")
             for c in table.columns if c not in (t("xray.col_method"), t("xray.col_source"))})
-        st.caption(t("xray.published", citation=CITATION))
+        st.caption(t("xray.published", citation=t("xray.citation")))  # engine.vision.benchmark.CITATION, in the session's language
         st.plotly_chart(comparison_chart(run_rows(runs)), key="xray_comparison")
         st.caption(t("xray.comparison_note"))
         with st.expander(t("xray.every_run")):
