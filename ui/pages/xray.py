@@ -298,8 +298,8 @@ def show_side_by_side(source, runs: list[dict], layer: str) -> None:  # noqa: AN
             continue
         col.image(overlay(v.image, v.heatmap), width="stretch",
                   caption=t("xray.side_caption", strategy=name, p=f"{v.probability:.2f}", label=class_label(v.label), h=v.grid[0], w=v.grid[1]))
-        rows.append({t("xray.col_method"): name, t("xray.seed"): r["config"].seed, t("xray.probability"): round(v.probability, 3),
-                     t("xray.prediction"): class_label(v.label), t("xray.col_test_auc"): round(r["metrics"]["test/auc"], 3)})
+        rows.append({t("xray.col_method"): name, t("xray.seed"): r["config"].seed, t("xray.col_probability"): round(v.probability, 3),
+                     t("xray.col_label_at"): class_label(v.label), t("xray.col_test_auc"): round(r["metrics"]["test/auc"], 3)})
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
     st.caption(t("xray.side_note"))
