@@ -223,6 +223,12 @@ def _epoch_record(epoch: int, train_loss: float, z_val: np.ndarray, y_val: np.nd
     return {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss, "val_auc": m["auc"], "val_acc": m["acc"]}
 
 
+def frozen_backbone_embeddings(data: XrayData, input_size: int, padding: str = "same") -> dict[str, np.ndarray]:
+    """Embeddings of every image of every split by the frozen ImageNet backbone (what a linear probe trains on)."""
+    model = XrayNet("linear-probe", input_size, pretrained=True, padding=padding)
+    return {s: embed_images(model, data.images[s]) for s in SPLITS}
+
+
 def _train_end_to_end(model: XrayNet, x: dict[str, np.ndarray], y: dict[str, np.ndarray], cfg: XrayConfig,
                       gen: torch.Generator, progress: Progress, on_epoch: EpochCallback | None) -> list[dict]:
     """partial / full / scratch: mini-batches with augmentation; the best epoch by val AUC is kept."""
@@ -265,11 +271,13 @@ def _train_end_to_end(model: XrayNet, x: dict[str, np.ndarray], y: dict[str, np.
 
 def train(config: XrayConfig, data: XrayData | None = None, progress: Progress = silent,
           on_epoch: EpochCallback | None = None, data_path: str | None = None, data_root: str | None = None,
-          extras: bool = True) -> TrainResult:
+          extras: bool = True, frozen_embeddings: dict[str, np.ndarray] | None = None) -> TrainResult:
     """Train one strategy under X1 and evaluate it on test once.
 
     `extras=False` (benchmarks that keep only the metrics) skips the embeddings and the OOD reference that a
-    run directory needs for nearest cases and the out-of-distribution check.
+    run directory needs for nearest cases and the out-of-distribution check. `frozen_embeddings` (linear probe
+    only): every image's embedding per split from `frozen_backbone_embeddings` with the same input size and
+    padding, so that many probes (seeds, fractions) embed the data once.
     """
     cfg = config.resolved()
     set_threads(cfg.threads)
@@ -285,18 +293,29 @@ def train(config: XrayConfig, data: XrayData | None = None, progress: Progress =
     progress(0.02, "embedding the test set before training")
     before = {"test": embed_images(model, x["test"])} if extras else {}
     frozen: dict[str, np.ndarray] = {}
-    if cfg.strategy == "linear-probe":
+    if cfg.strategy == "linear-probe" and frozen_embeddings is not None:
+        frozen = {s: frozen_embeddings[s][keep[s]] for s in SPLITS}
+        history = _train_head_on_embeddings(model, frozen, y, cfg, gen, progress, on_epoch)
+    elif cfg.strategy == "linear-probe":
         progress(0.05, "embedding train and val with the frozen backbone")
         frozen = {s: embed_images(model, x[s]) for s in ("train", "val")} | before
         history = _train_head_on_embeddings(model, frozen, y, cfg, gen, progress, on_epoch)
     else:
         history = _train_end_to_end(model, x, y, cfg, gen, progress, on_epoch)
     progress(0.92, "calibrating on val, evaluating on test")
-    z_val = predict_logits(model, x["val"])
-    a, b = fit_calibration(z_val, y["val"], cfg.calibration)
+    cached = cfg.strategy == "linear-probe" and frozen_embeddings is not None
+
+    def logits(split: str) -> np.ndarray:
+        if cached:  # the head on the cached embeddings (the backbone is frozen and in eval mode)
+            model.eval()
+            with torch.no_grad():
+                return model.logits_from_map(torch.from_numpy(frozen[split])[:, :, None, None]).numpy()
+        return predict_logits(model, x[split])
+
+    a, b = fit_calibration(logits("val"), y["val"], cfg.calibration)
     model.logit_scale.fill_(a)
     model.logit_bias.fill_(b)
-    p = {s: 1 / (1 + np.exp(-predict_logits(model, x[s]))) for s in ("val", "test")}
+    p = {s: 1 / (1 + np.exp(-logits(s))) for s in ("val", "test")}
     m_val, m_test = binary_metrics(p["val"], y["val"]), binary_metrics(p["test"], y["test"])
     if not extras:
         seconds = time.perf_counter() - t0
