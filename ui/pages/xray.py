@@ -18,6 +18,7 @@ from engine.vision.explain import Analysis, XrayExplainer, embedding_maps, overl
 from engine.vision.metrics import at_threshold
 from engine.vision.train import XrayConfig, list_xray_runs, train_and_save
 import pages.common  # noqa: F401  (routes a first direct visit through app.py)
+import pages.xray_curve
 from pages.i18n import error_text, t
 
 SAMPLES = ASSETS_DIR / "xray-samples"
@@ -208,6 +209,8 @@ with tab_train:
                                symbol_map={t("xray.correct"): "circle", t("xray.misclassified"): "x"}, hover_data=[t("xray.col_probability")],
                                title=title)
                 col.plotly_chart(f.update_traces(marker=dict(size=6)).update_layout(height=420), key=f"xray_tsne_{name}")
+
+    pages.xray_curve.label_efficiency_section()
 
 
 def show_analysis(a: Analysis, explainer: XrayExplainer) -> None:
