@@ -37,13 +37,13 @@ FRACTIONS = (0.01, 0.05, 0.1, 0.25, 1.0)
 
 
 def interval(values: list[float], level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and the t-interval over seeds (NaN bounds with one seed)."""
+    """Mean and the t-interval over seeds, cut to [0, 1] (NaN bounds with one seed)."""
     v = np.asarray(values, dtype=float)
     m = float(v.mean())
     if len(v) < 2:
         return m, float("nan"), float("nan")
     half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
-    return m, m - half, m + half
+    return m, max(0.0, m - half), min(1.0, m + half)  # AUC and ACC live in [0, 1]
 
 
 def main() -> None:
@@ -153,7 +153,7 @@ def write(rows: list[dict], out: Path = OUT) -> None:
               "(engine/vision/train.py), EfficientNet with TF-SAME padding; subsets below 100% draw at least 512 images "
               "per epoch (repeated passes) so that 1% still gets 8 steps per epoch. Epoch chosen by val AUC, temperature "
               "fitted on val, threshold 0.5. Mean over seeds and 95% t-interval over seeds (t with n-1 degrees of freedom; "
-              "with 3 seeds the interval is wide).", "",
+              "with 3 seeds the interval is wide; cut to [0, 1]).", "",
               "## Test AUC, mean [95% interval]", ""]
     fractions = list(FRACTIONS)  # every planned column, measured or not
     head = "| strategy | " + " | ".join(f"{f:.0%}" for f in fractions) + " |"
