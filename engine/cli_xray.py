@@ -21,8 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t = xsub.add_parser("train", help="train one strategy and write a run directory")
     t.add_argument("--strategy", choices=["linear-probe", "partial", "full", "scratch"], default="linear-probe")
     t.add_argument("--preset", choices=["best"], default=None,
-                   help="best: the val-chosen recipe of bench/xray/best.md (an ensemble of scratch CNNs with "
-                        "test-time augmentation); overrides --strategy")
+                   help="best: the val-chosen recipe of bench/xray/best.md (an ensemble of 3 scratch CNNs with "
+                        "test-time augmentation; seed S trains members 3S, 3S+1, 3S+2); overrides --strategy")
     t.add_argument("--data-dir", default=None, help="folder holding medmnist/ (default: $EMBEDLAB_DATA_DIR or ./data)")
     t.add_argument("--data", default=None, help="a local .npz (no md5 check) or a Kermany-layout folder instead")
     t.add_argument("--size", type=int, default=28, choices=[28, 64, 128, 224],

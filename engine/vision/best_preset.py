@@ -1,7 +1,8 @@
 """`python -m engine xray train --preset best`: the recipe chosen on val in bench/xray/best.md.
 
 An ensemble of `BEST_MEMBERS` small CNNs trained from scratch (engine.vision.train, strategy "scratch", each
-with its own seed, epoch and temperature chosen on val), each read with shift test-time augmentation; their
+with its own seed, epoch and temperature chosen on val), each read with test-time augmentation (+-1 px shifts
+and a left-right flip, the views val preferred); their
 calibrated logits are averaged and one more temperature is fitted on val (engine.vision.ensemble). The run
 directory holds what every X-ray run holds for the benchmark (config.json, metrics.json, test_predictions.csv,
 evaluation.json) plus members/<k>/ with each member's model.pt, config.json and history.json.
