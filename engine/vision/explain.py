@@ -32,9 +32,9 @@ OOD_INPUT = 96
 COSINE = IndexSpec(kind="exact", metric="cosine")
 
 
-def ood_reference() -> XrayNet:
-    """The frozen ImageNet backbone whose embeddings the OOD score compares."""
-    return XrayNet("linear-probe", input_size=OOD_INPUT, pretrained=True).eval()
+def ood_reference(padding: str = "same") -> XrayNet:
+    """The frozen ImageNet backbone whose embeddings the OOD score compares (padded as the run's model was)."""
+    return XrayNet("linear-probe", input_size=OOD_INPUT, pretrained=True, padding=padding).eval()
 
 
 def kth_distance(index: VectorIndex, queries: np.ndarray, k: int) -> np.ndarray:
@@ -96,7 +96,7 @@ class XrayExplainer:
         self.index = VectorIndex(train_emb, COSINE)
         self.ood_index = VectorIndex(ood_train, COSINE)
         shared = self.config.strategy == "linear-probe" and self.config.input_size == OOD_INPUT
-        self.reference = self.model if shared else ood_reference()
+        self.reference = self.model if shared else ood_reference(self.config.padding)
         ood = load_json(self.run / "evaluation.json")["ood"]
         self.ood_k, self.ood_threshold = int(ood["k"]), float(ood["threshold"])
         self.train_labels = train_labels

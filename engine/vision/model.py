@@ -1,9 +1,10 @@
 """The X-ray classifier: a backbone's last convolutional map -> mean pool (the embedding) -> dropout -> logit.
 
 The model takes what `engine.data.images.preprocess` returns, (b, s, s) uint8 at the dataset's size
-(28 px under X1), and resizes inside: EfficientNet-Lite0 works on `input_size` px (64 by default) with
-the grayscale copied to three channels and normalised as in ImageNet training; the scratch CNN works at
-the native size. A final affine (`logit_scale`, `logit_bias`, fitted on val only) calibrates the logit.
+(28 px under X1), and resizes inside: EfficientNet-Lite0 works on `input_size` px (the constructor's
+default is 64; training uses 96, `engine.vision.train.DEFAULT_INPUT`) with the grayscale copied to three
+channels and normalised as in ImageNet training, its convolutions padded like TF "SAME" (the weights'
+source network, see `efficientnet_lite.py`); the scratch CNN works at the native size. A final affine (`logit_scale`, `logit_bias`, fitted on val only) calibrates the logit.
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ PARTIAL_FROM_BLOCK = 11  # 'partial' trains blocks 11-15 (the last two stages), 
 
 
 class XrayNet(nn.Module):
-    def __init__(self, strategy: str, input_size: int = 64, pretrained: bool = True, dropout: float = 0.2) -> None:
+    def __init__(self, strategy: str, input_size: int = 64, pretrained: bool = True, dropout: float = 0.2,
+                 padding: str = "same") -> None:
         super().__init__()
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r}")
@@ -31,7 +33,7 @@ class XrayNet(nn.Module):
             self.dim = SmallCNN.out_channels
             self.input_size = 0  # native size
         else:
-            net = EfficientNetLite0()
+            net = EfficientNetLite0(padding=padding)
             if pretrained:
                 net.load_state_dict(load_imagenet_state(), strict=True)
             del net._fc  # the ImageNet classifier is not used

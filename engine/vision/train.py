@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.data.medmnist import SPLITS, XrayData, load_pneumoniamnist
+from engine.data.subsets import stratified_subset
 from engine.errors import ConfigError, Message
 from engine.progress import Progress, silent
 from engine.store import building, is_complete, list_runs, load_json, load_state, run_path, save_json, save_state
@@ -60,12 +61,19 @@ class XrayConfig:
     dropout: float = 0.2
     calibration: str = "temperature"  # "none" | "temperature" | "platt" | "balanced-platt"
     train_subset: int = 0  # >0: train on only this many training images (tests); val and test stay whole (X1)
+    train_fraction: float = 1.0  # <1: a class-stratified fraction of train, fixed by the seed (label efficiency)
+    epoch_samples: int = 0  # >0: an epoch draws at least this many images (repeated passes) so small subsets get enough steps
+    padding: str = "same"  # EfficientNet padding: "same" (TF, matches the weights) or "symmetric" (the old one)
     data_size: int = 28
     threads: int = 2
 
     def resolved(self) -> "XrayConfig":
         if self.strategy not in STRATEGIES:
             raise ConfigError(f"Unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}.")
+        if not 0.0 < self.train_fraction <= 1.0:
+            raise ConfigError("train_fraction must be in (0, 1].")
+        if self.padding not in ("same", "symmetric"):
+            raise ConfigError("padding must be same or symmetric.")
         if self.calibration not in ("none", "temperature", "platt", "balanced-platt"):
             raise ConfigError("calibration must be none, temperature, platt or balanced-platt.")
         return replace(
@@ -82,15 +90,17 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def subset_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """`n` indices (all if n <= 0), drawn with both classes present, returned in dataset order."""
-    if n <= 0 or n >= len(labels):
-        return np.arange(len(labels))
-    rng = np.random.default_rng(seed)
-    per_class = [rng.permutation(np.flatnonzero(labels == c)) for c in (0, 1)]
-    half = n // 2
-    take = np.concatenate([per_class[0][: max(1, half)], per_class[1][: max(1, n - half)]])
-    return np.sort(take)
+def subset_indices(labels: np.ndarray, n: int, seed: int, fraction: float = 1.0) -> np.ndarray:
+    """The training images a run uses: a class-stratified subset of `n` images (n > 0) or of `fraction`."""
+    return stratified_subset(labels, seed, fraction=fraction, count=n if 0 < n < len(labels) else 0)
+
+
+def epoch_order(n: int, samples: int, gen: torch.Generator) -> torch.Tensor:
+    """One epoch's sample order: a permutation of n, or consecutive permutations cut at `samples` if that is larger."""
+    if samples <= n:
+        return torch.randperm(n, generator=gen)
+    reps = math.ceil(samples / n)
+    return torch.cat([torch.randperm(n, generator=gen) for _ in range(reps)])[:samples]
 
 
 def augmentation_grid(b: int, size: int, cfg: XrayConfig, gen: torch.Generator) -> torch.Tensor:
@@ -181,13 +191,13 @@ def _train_head_on_embeddings(model: XrayNet, emb: dict[str, np.ndarray], y: dic
     x_va = torch.from_numpy(emb["val"])
     w = class_weights(y_tr)
     opt = torch.optim.AdamW(model.head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(x_tr) / cfg.batch_size)
+    steps_per_epoch = math.ceil(max(len(x_tr), cfg.epoch_samples) / cfg.batch_size)
     total, warm = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_lr(s, total, warm))
     history, best, best_auc = [], copy.deepcopy(model.head.state_dict()), -1.0
     for epoch in range(cfg.epochs):
         model.train()
-        perm = torch.randperm(len(x_tr), generator=gen)
+        perm = epoch_order(len(x_tr), cfg.epoch_samples, gen)
         loss_sum = 0.0
         for i in range(0, len(perm), cfg.batch_size):
             idx = perm[i : i + cfg.batch_size]
@@ -201,7 +211,7 @@ def _train_head_on_embeddings(model: XrayNet, emb: dict[str, np.ndarray], y: dic
         model.eval()
         with torch.no_grad():
             z_va = model.head(x_va).squeeze(1).numpy()
-        rec = _epoch_record(epoch, loss_sum / len(x_tr), z_va, y["val"])
+        rec = _epoch_record(epoch, loss_sum / len(perm), z_va, y["val"])
         history.append(rec)
         if rec["val_auc"] > best_auc:
             best_auc, best = rec["val_auc"], copy.deepcopy(model.head.state_dict())
@@ -219,6 +229,12 @@ def _epoch_record(epoch: int, train_loss: float, z_val: np.ndarray, y_val: np.nd
     return {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss, "val_auc": m["auc"], "val_acc": m["acc"]}
 
 
+def frozen_backbone_embeddings(data: XrayData, input_size: int, padding: str = "same") -> dict[str, np.ndarray]:
+    """Embeddings of every image of every split by the frozen ImageNet backbone (what a linear probe trains on)."""
+    model = XrayNet("linear-probe", input_size, pretrained=True, padding=padding)
+    return {s: embed_images(model, data.images[s]) for s in SPLITS}
+
+
 def _train_end_to_end(model: XrayNet, x: dict[str, np.ndarray], y: dict[str, np.ndarray], cfg: XrayConfig,
                       gen: torch.Generator, progress: Progress, on_epoch: EpochCallback | None) -> list[dict]:
     """partial / full / scratch: mini-batches with augmentation; the best epoch by val AUC is kept."""
@@ -226,14 +242,14 @@ def _train_end_to_end(model: XrayNet, x: dict[str, np.ndarray], y: dict[str, np.
     opt = torch.optim.AdamW(groups)
     x_tr, y_tr = torch.from_numpy(x["train"]), torch.from_numpy(y["train"]).float()
     w = class_weights(y_tr)
-    steps_per_epoch = math.ceil(len(x_tr) / cfg.batch_size)
+    steps_per_epoch = math.ceil(max(len(x_tr), cfg.epoch_samples) / cfg.batch_size)
     total, warm = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_lr(s, total, warm))
     size = model.input_size or x_tr.shape[-1]
     history, best, best_auc = [], copy.deepcopy(model.state_dict()), -1.0
     for epoch in range(cfg.epochs):
         model.train()
-        perm = torch.randperm(len(x_tr), generator=gen)
+        perm = epoch_order(len(x_tr), cfg.epoch_samples, gen)
         loss_sum = 0.0
         for step, i in enumerate(range(0, len(perm), cfg.batch_size)):
             idx = perm[i : i + cfg.batch_size]
@@ -249,7 +265,7 @@ def _train_end_to_end(model: XrayNet, x: dict[str, np.ndarray], y: dict[str, np.
                 frac = (epoch + step / steps_per_epoch) / cfg.epochs
                 progress(0.05 + 0.85 * frac, Message(f"epoch {epoch + 1}/{cfg.epochs}, batch {step + 1}/{steps_per_epoch}", "xray_progress_batch",
                                                      epoch=epoch + 1, epochs=cfg.epochs, batch=step + 1, batches=steps_per_epoch))
-        rec = _epoch_record(epoch, loss_sum / len(x_tr), predict_logits(model, x["val"]), y["val"])
+        rec = _epoch_record(epoch, loss_sum / len(perm), predict_logits(model, x["val"]), y["val"])
         history.append(rec)
         if rec["val_auc"] > best_auc:
             best_auc, best = rec["val_auc"], copy.deepcopy(model.state_dict())
@@ -261,34 +277,61 @@ def _train_end_to_end(model: XrayNet, x: dict[str, np.ndarray], y: dict[str, np.
 
 
 def train(config: XrayConfig, data: XrayData | None = None, progress: Progress = silent,
-          on_epoch: EpochCallback | None = None, data_path: str | None = None, data_root: str | None = None) -> TrainResult:
-    """Train one strategy under X1 and evaluate it on test once."""
+          on_epoch: EpochCallback | None = None, data_path: str | None = None, data_root: str | None = None,
+          extras: bool = True, frozen_embeddings: dict[str, np.ndarray] | None = None) -> TrainResult:
+    """Train one strategy under X1 and evaluate it on test once.
+
+    `extras=False` (benchmarks that keep only the metrics) skips the embeddings and the OOD reference that a
+    run directory needs for nearest cases and the out-of-distribution check. `frozen_embeddings` (linear probe
+    only): every image's embedding per split from `frozen_backbone_embeddings` with the same input size and
+    padding, so that many probes (seeds, fractions) embed the data once.
+    """
     cfg = config.resolved()
     set_threads(cfg.threads)
     t0 = time.perf_counter()
     progress(0.0, Message("loading PneumoniaMNIST", "xray_progress_loading"))
     data = data or load_pneumoniamnist(data_path, size=cfg.data_size, root=data_root, progress=progress)
-    keep = {s: subset_indices(data.labels[s], cfg.train_subset if s == "train" else 0, cfg.seed) for s in SPLITS}
+    keep = {s: subset_indices(data.labels[s], cfg.train_subset, cfg.seed, cfg.train_fraction) if s == "train"
+            else np.arange(len(data.labels[s])) for s in SPLITS}
     x = {s: np.ascontiguousarray(data.images[s][keep[s]]) for s in SPLITS}
     y = {s: data.labels[s][keep[s]] for s in SPLITS}
     gen = seed_everything(cfg.seed)
-    model = XrayNet(cfg.strategy, cfg.input_size, pretrained=True, dropout=cfg.dropout)
+    model = XrayNet(cfg.strategy, cfg.input_size, pretrained=True, dropout=cfg.dropout, padding=cfg.padding)
     progress(0.02, Message("embedding the test set before training", "xray_progress_embed_before"))
-    before = {"test": embed_images(model, x["test"])}
+    before = {"test": embed_images(model, x["test"])} if extras else {}
     frozen: dict[str, np.ndarray] = {}
-    if cfg.strategy == "linear-probe":
+    if cfg.strategy == "linear-probe" and frozen_embeddings is not None:
+        frozen = {s: frozen_embeddings[s][keep[s]] for s in SPLITS}
+        history = _train_head_on_embeddings(model, frozen, y, cfg, gen, progress, on_epoch)
+    elif cfg.strategy == "linear-probe":
         progress(0.05, Message("embedding train and val with the frozen backbone", "xray_progress_embed_frozen"))
         frozen = {s: embed_images(model, x[s]) for s in ("train", "val")} | before
         history = _train_head_on_embeddings(model, frozen, y, cfg, gen, progress, on_epoch)
     else:
         history = _train_end_to_end(model, x, y, cfg, gen, progress, on_epoch)
     progress(0.92, Message("calibrating on val, evaluating on test", "xray_progress_calibrate"))
-    z_val = predict_logits(model, x["val"])
-    a, b = fit_calibration(z_val, y["val"], cfg.calibration)
+    cached = cfg.strategy == "linear-probe" and frozen_embeddings is not None
+
+    def logits(split: str) -> np.ndarray:
+        if cached:  # the head on the cached embeddings (the backbone is frozen and in eval mode)
+            model.eval()
+            with torch.no_grad():
+                return model.logits_from_map(torch.from_numpy(frozen[split])[:, :, None, None]).numpy()
+        return predict_logits(model, x[split])
+
+    a, b = fit_calibration(logits("val"), y["val"], cfg.calibration)
     model.logit_scale.fill_(a)
     model.logit_bias.fill_(b)
-    p = {s: 1 / (1 + np.exp(-predict_logits(model, x[s]))) for s in ("val", "test")}
+    p = {s: 1 / (1 + np.exp(-logits(s))) for s in ("val", "test")}
     m_val, m_test = binary_metrics(p["val"], y["val"]), binary_metrics(p["test"], y["test"])
+    if not extras:
+        seconds = time.perf_counter() - t0
+        best = max(history, key=lambda r: r["val_auc"]) if history else {"epoch": 0}
+        metrics = {f"test/{k}": float(v) for k, v in m_test.items() if np.isscalar(v)}
+        metrics |= {f"val/{k}": float(v) for k, v in m_val.items() if np.isscalar(v)}
+        metrics |= {"train_seconds": seconds, "best_epoch": float(best["epoch"]), "train_images": float(len(y["train"]))}
+        evaluation = {"test_labels": y["test"].tolist(), "val_labels": y["val"].tolist(), "source": data.source}
+        return TrainResult(model, cfg, metrics, history, evaluation, p["test"], keep["test"], {}, p["val"], keep["val"], y["val"])
     progress(0.96, Message("embedding the training set for nearest cases and OOD", "xray_progress_embed_train"))
     embeddings = frozen or {s: embed_images(model, x[s]) for s in SPLITS}  # a frozen backbone embeds as before
     embeddings["test_before"] = before["test"]
@@ -298,7 +341,7 @@ def train(config: XrayConfig, data: XrayData | None = None, progress: Progress =
     if cfg.strategy == "linear-probe" and cfg.input_size == OOD_INPUT:
         ood_emb = {s: embeddings[s] for s in ("train", "val")}  # the frozen backbone is the reference
     else:
-        reference = ood_reference()
+        reference = ood_reference(cfg.padding)
         ood_emb = {s: embed_images(reference, x[s]) for s in ("train", "val")}
     embeddings["ood_train"] = ood_emb["train"]
     ood = fit_ood_threshold(ood_emb["train"], ood_emb["val"])
@@ -360,6 +403,7 @@ def load_predictions(run: Path, split: str) -> tuple[np.ndarray, np.ndarray] | N
 
 def load_config(run: Path) -> XrayConfig:
     d = load_json(Path(run) / "config.json")
+    d.setdefault("padding", "symmetric")  # runs written before TF-SAME padding were trained with the symmetric one
     fields = XrayConfig.__dataclass_fields__
     return XrayConfig(**{k: v for k, v in d.items() if k in fields})
 
@@ -367,7 +411,7 @@ def load_config(run: Path) -> XrayConfig:
 def load_model(run: Path) -> XrayNet:
     """The trained model of a run (state_dict through `torch.load(weights_only=True)`)."""
     cfg = load_config(run)
-    model = XrayNet(cfg.strategy, cfg.input_size, pretrained=False, dropout=cfg.dropout)
+    model = XrayNet(cfg.strategy, cfg.input_size, pretrained=False, dropout=cfg.dropout, padding=cfg.padding)
     model.load_state_dict(load_state(Path(run) / "model.pt"), strict=True)
     return model.eval()
 

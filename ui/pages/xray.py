@@ -20,6 +20,7 @@ from engine.vision.metrics import threshold_report, youden_threshold
 from engine.vision.train import XrayConfig, list_xray_runs, load_config, load_model, load_predictions
 from engine import jobs
 from pages.common import session_id, watch_jobs
+import pages.xray_curve
 from pages.i18n import error_text, t
 
 SAMPLES = ASSETS_DIR / "xray-samples"
@@ -214,7 +215,6 @@ with tab_train:
         st.caption(t("xray.comparison_note"))
         with st.expander(t("xray.every_run")):
             st.dataframe(run_table(run_rows(runs)), hide_index=True)
-        # Label-efficiency chart (issue 15): one call line goes here.
 
         by_path = {str(r["path"]): r for r in runs}
         run = st.selectbox(t("xray.run_to_inspect"), list(by_path), format_func={p: run_label(r) for p, r in by_path.items()}.get, key="xray_run")
@@ -279,6 +279,8 @@ with tab_train:
                                symbol_map={t("xray.correct"): "circle", t("xray.misclassified"): "x"}, hover_data=[t("xray.col_probability")],
                                title=title)
                 col.plotly_chart(f.update_traces(marker=dict(size=6)).update_layout(height=420), key=f"xray_tsne_{name}")
+
+    pages.xray_curve.label_efficiency_section()
 
 
 def show_side_by_side(source, runs: list[dict], layer: str) -> None:  # noqa: ANN001 (a path or the uploaded bytes)
