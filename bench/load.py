@@ -106,8 +106,9 @@ def slider(page, label: str):
 def moves(page, name: str):
     """(action, expected text) pairs that change one view on the page, cycled (as in bench/pages_latency.py)."""
     if name == "routing":
-        return [(lambda: slider(page, "p").press("ArrowRight"), re.compile(r"at p = 2\.25$")),
-                (lambda: slider(page, "p").press("ArrowLeft"), re.compile(r"at p = 2$"))]
+        # the default MIND (remedy: p = inf) starts the slider at its top, 20
+        return [(lambda: slider(page, "p").press("ArrowLeft"), re.compile(r"at p = 19\.75$")),
+                (lambda: slider(page, "p").press("ArrowRight"), re.compile(r"at p = 20$"))]
     if name == "nearest":
         return [(lambda: slider(page, "λ").press("ArrowRight"), "with λ = 0.05 ·"),
                 (lambda: slider(page, "λ").press("ArrowLeft"), "with λ = 0 ·")]

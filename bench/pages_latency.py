@@ -61,7 +61,7 @@ def click_radio(page, text: str):
 # (page url, interaction name, [(action factory, expected text)] cycled over repeats)
 def scenarios(page):
     return [
-        ("routing", "label-aware attention p (slider)", [(press(page, "p", "ArrowRight"), re.compile(r"at p = 2\.25$")), (press(page, "p", "ArrowLeft"), re.compile(r"at p = 2$"))]),
+        ("routing", "label-aware attention p (slider)", [(press(page, "p", "ArrowLeft"), re.compile(r"at p = 19\.75$")), (press(page, "p", "ArrowRight"), re.compile(r"at p = 20$"))]),  # default MIND: p = inf, the slider at 20
         ("routing", "routing iterations r (slider, recomputes routing)", [(press(page, "Routing iterations", "ArrowRight"), "iteration 4 of 4"), (press(page, "Routing iterations", "ArrowLeft"), "iteration 3 of 3")]),
         ("map", "colouring (radio)", [(click_radio(page, "popularity"), "coloured by popularity"), (click_radio(page, "planted topic"), "coloured by planted topic")]),
         ("nearest", "greedy λ (slider)", [(press(page, "λ", "ArrowRight"), "with λ = 0.05 ·"), (press(page, "λ", "ArrowLeft"), "with λ = 0 ·")]),
