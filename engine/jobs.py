@@ -269,9 +269,7 @@ def recsys_work(config, force: bool, runs_root: str | None, progress, on_epoch) 
     """A recall training as job work (top level, so a child process can run it); returns a small summary: a finished
     job never holds a model in memory."""
     from engine.recsys.run import train
-    from engine.threads import set_threads
 
-    set_threads(APP_THREADS)
     run = train(config, runs_root=runs_root, progress=progress, on_epoch=on_epoch, threads=APP_THREADS, force=force)
     return {"path": str(run.path), "test/recall@50": float(run.metrics.get("test/recall@50", float("nan")))}
 

@@ -97,8 +97,12 @@ def damaged_message(run: Path, what: str) -> Message:
 
 def damaged(run: Path, what: str) -> DamagedRunError:
     """A DamagedRunError carrying `damaged_message`'s code and params."""
-    m = damaged_message(run, what)
-    return DamagedRunError(str(m), code=m.code, **m.params)
+    return damaged_error(damaged_message(run, what))
+
+
+def damaged_error(why: Message) -> DamagedRunError:
+    """The error for a damaged-run sentence (`damaged_message`, `problem`), keeping its code and params."""
+    return DamagedRunError(str(why), code=why.code, **why.params)
 
 
 def problem(run: Path) -> Message | None:

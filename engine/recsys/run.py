@@ -403,7 +403,7 @@ def load_run(path: str | Path, data_dir=None) -> TrainedRun:
     """A stored run: config, model (eval mode, weights loaded), split, metrics and history."""
     path = Path(path)
     if (why := store.problem(path)) is not None:
-        raise store.DamagedRunError(str(why), code=why.code, **why.params)
+        raise store.damaged_error(why)
     config = RecsysConfig.from_dict(store.read_json(path / "config.json"))
     if config.code_version != CODE_VERSION:
         raise ConfigError(f"{path} was trained by an older version of the model code ({config.code_version}, now {CODE_VERSION}); train it again.",
