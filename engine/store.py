@@ -66,9 +66,9 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise damaged(path.parent, f"{path.name} is missing") from None
+        raise damaged(path.parent, _file_missing(path.name)) from None
     except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
-        raise damaged(path.parent, f"{path.name} is not valid JSON ({e})") from None
+        raise damaged(path.parent, _bad_json(path.name, e)) from None
 
 
 def save_state(path: Path, state_dict: dict[str, torch.Tensor]) -> None:
@@ -84,18 +84,32 @@ def load_state(path: Path) -> dict[str, torch.Tensor]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise damaged(path.parent, f"{path.name} is missing") from None
+        raise damaged(path.parent, _file_missing(path.name)) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
-        raise damaged(path.parent, f"{path.name} cannot be read ({str(e).splitlines()[0][:120]})") from None
+        raise damaged(path.parent, _unreadable(path.name, e)) from None
 
 
-def damaged_message(run: Path, what: str) -> Message:
-    """The sentence for a damaged run (English; coded `run_damaged` with the run's name, what is wrong and its folder)."""
+def _file_missing(name: str) -> Message:
+    return Message(f"{name} is missing", "damaged_file_missing", file=name)
+
+
+def _bad_json(name: str, e: Exception) -> Message:
+    return Message(f"{name} is not valid JSON ({e})", "damaged_bad_json", file=name, detail=str(e))
+
+
+def _unreadable(name: str, e: Exception) -> Message:
+    detail = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+    return Message(f"{name} cannot be read ({detail})", "damaged_unreadable", file=name, detail=detail)
+
+
+def damaged_message(run: Path, what: Message) -> Message:
+    """The sentence for a damaged run (English; coded `run_damaged` with the run's name, what is wrong (itself a coded
+    Message, so a page translates both parts) and its folder)."""
     return Message(f"The stored run {Path(run).name} is damaged: {what}. Retrain it (the page's retrain button, or the CLI's "
                    f"train command with --force), or delete the folder {run}.", "run_damaged", name=Path(run).name, what=what, path=str(run))
 
 
-def damaged(run: Path, what: str) -> DamagedRunError:
+def damaged(run: Path, what: Message) -> DamagedRunError:
     """A DamagedRunError carrying `damaged_message`'s code and params."""
     return damaged_error(damaged_message(run, what))
 
@@ -112,20 +126,20 @@ def problem(run: Path) -> Message | None:
     a truncated file loses the archive's directory, which sits at its end)."""
     run = Path(run)
     if not run.is_dir():
-        return damaged_message(run, "the folder is missing")
+        return damaged_message(run, Message("the folder is missing", "damaged_folder_missing"))
     for name in REQUIRED:
         if not (run / name).is_file():
-            return damaged_message(run, f"{name} is missing")
+            return damaged_message(run, _file_missing(name))
     for name in ("config.json", "metrics.json"):
         try:
             json.loads((run / name).read_text())
         except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
-            return damaged_message(run, f"{name} is not valid JSON ({e})")
+            return damaged_message(run, _bad_json(name, e))
     try:
         with zipfile.ZipFile(run / "model.pt") as z:
             z.namelist()
     except (zipfile.BadZipFile, OSError):
-        return damaged_message(run, "model.pt is truncated or not a saved model")
+        return damaged_message(run, Message("model.pt is truncated or not a saved model", "damaged_model_truncated"))
     return None
 
 

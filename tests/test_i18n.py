@@ -377,7 +377,7 @@ def test_every_code_the_engine_sends_has_a_sentence_in_both_languages():
         assert not missing, f"{lang}: add errors.<code> to assets/i18n/{lang}/errors.toml for {missing}"
 
 
-def test_damaged_runs_and_a_modified_dataset_copy_are_said_in_chinese(tmp_path):
+def test_damaged_runs_and_a_modified_dataset_copy_are_said_in_chinese(tmp_path, monkeypatch):
     """Two notes a visitor meets on real data: a damaged stored run and a PneumoniaMNIST file that is not the official one."""
     import numpy as np
 
@@ -401,3 +401,16 @@ def test_damaged_runs_and_a_modified_dataset_copy_are_said_in_chinese(tmp_path):
         assert i18n.catalogue("en")[f"errors.{m.code}"].format(**m.params) == str(m)  # the English template is the engine's sentence
         zh = i18n.catalogue("zh")[f"errors.{m.code}"].format(**m.params)
         assert re.search(r"[\u4e00-\u9fff]", zh) and m.params["md5" if m is notes[0] else "name"] in zh, zh
+    # the part that says what is wrong is itself coded, so no English is left inside the Chinese sentence
+    def broken_json() -> None:
+        (run / "model.pt").write_bytes(b"")
+        (run / "metrics.json").write_text("{")
+
+    for damage, part in ((lambda: None, "缺少 model.pt"), (broken_json, "metrics.json 不是有效的 JSON")):
+        damage()
+        why = store.problem(run)
+        monkeypatch.setattr(i18n, "current_lang", lambda: "zh")
+        zh = i18n.error_text(why)
+        monkeypatch.setattr(i18n, "current_lang", lambda: "en")
+        assert part in zh and "missing" not in zh and "valid" not in zh, zh
+        assert i18n.error_text(why) == str(why)

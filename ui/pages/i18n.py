@@ -169,14 +169,15 @@ def large_count(n: float) -> str:
 
 def error_text(e: Exception | str) -> str:
     """An engine error or message (engine.errors.Message) in the session's language: `errors.<code>` filled with its
-    params, else its English text."""
+    params (a param that is itself a coded Message is translated too), else its English text."""
     code = getattr(e, "code", None)
     if code:
         key = f"errors.{code}"
         text = catalogue(current_lang()).get(key)
         if text is not None:
             try:
-                return text.format(**getattr(e, "params", {}))
+                params = {k: error_text(v) if getattr(v, "code", None) else v for k, v in getattr(e, "params", {}).items()}
+                return text.format(**params)
             except (KeyError, IndexError, ValueError):
                 pass
     return str(e)
