@@ -47,6 +47,10 @@ else:
     st.caption(t("map.pca_caption"))
 
 group, names, what = group_of(split)
+# SVG markers up to a few thousand items: in a browser without GPU (software WebGL) a Scattergl redraw took 0.5 s per
+# view change against 0.2 s for SVG (bench/pages_latency.md); WebGL only for catalogues too big for SVG.
+SVG_MAX_POINTS = 5000
+Points = go.Scatter if split.n_items <= SVG_MAX_POINTS else go.Scattergl
 
 
 @st.fragment
@@ -68,11 +72,11 @@ def view(m: projection.Map) -> None:
         for g, name in enumerate(names):
             sel = np.flatnonzero(group[1:] == g)
             if len(sel):
-                fig.add_trace(go.Scattergl(x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=name, customdata=data[sel],
+                fig.add_trace(Points(x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=name, customdata=data[sel],
                                            marker=dict(size=size[sel], color=PALETTE[g % len(PALETTE)], opacity=0.55, line=dict(width=0)),
                                            hovertemplate=hover))
     else:
-        fig.add_trace(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", name=t("map.items"), customdata=data,
+        fig.add_trace(Points(x=xy[:, 0], y=xy[:, 1], mode="markers", name=t("map.items"), customdata=data,
                                    marker=dict(size=size, color=np.log1p(cnt), colorscale="Viridis", opacity=0.6,
                                                colorbar=dict(title=t("map.log_count")), line=dict(width=0)),
                                    hovertemplate=hover))
@@ -112,14 +116,15 @@ def view(m: projection.Map) -> None:
         if k_u < 2:
             st.markdown(t("interests.map_single", user=user.user))
         else:
-            km, _ = ins_kmeans(row, k_u)
+            km, _ = ins_kmeans(str(run.path), row, k_u)
             st.markdown(t("interests.map_line", user=user.user, k=k_u, cos=f"{pairwise_cosine(vecs[0][mask[0]]):.2f}",
                           km=f"{pairwise_cosine(km):.2f}"))
     st.caption(t("map.legend_caption", n=len(h)))
 
 
-def ins_kmeans(row: int, k: int):
-    """k-means (k clusters) on this user's history item vectors: S1's reference for the map's line."""
+@st.cache_data(max_entries=256, show_spinner=False)
+def ins_kmeans(path: str, row: int, k: int):
+    """k-means (k clusters) on this user's history item vectors (run `path`): S1's reference for the map's line."""
     from engine.recsys.interests import kmeans_interests
 
     one = split.test

@@ -38,6 +38,7 @@ if cfg.model == "comirec-sa":
                      help=t("routing.sa_k_help", k=model.k))
     with friendly_errors():
         rv = ins.routing(model, user.hist, k=k_sa)
+    rv_key = (None, k_sa)  # what the routing view depends on besides run and user (caches below)
     fig = go.Figure(go.Heatmap(z=rv.attention, x=beh_labels, y=[t("map.interest_n", n=j + 1) for j in range(rv.k)],
                                colorscale="Blues", zmin=0, colorbar=dict(title="A")))
     fig.update_layout(title=t("routing.sa_title", model=name, user=user.user), height=260 + 30 * rv.k,
@@ -56,6 +57,7 @@ else:
         st.stop()
     with friendly_errors():
         rv = ins.routing(model, user.hist, iterations=iters, k=K)
+    rv_key = (iters, K)
     cols = [t("map.interest_n", n=j + 1) + ("" if rv.mask[j] else t("routing.off")) for j in range(rv.k)]
 
     @st.fragment
@@ -96,10 +98,13 @@ else:
 
     c1, c2 = st.columns(2)
     ent = rv.entropy()
-    f1 = go.Figure(go.Scatter(x=list(range(1, rv.iterations + 1)), y=ent, mode="lines+markers", name=t("routing.entropy")))
-    f1.add_hline(y=float(np.log(max(1, rv.mask.sum()))), line_dash="dot", annotation_text=t("routing.uniform"))
-    f1.update_layout(title=t("routing.entropy_title"), xaxis_title=t("routing.iteration"), yaxis_title=t("routing.nats"),
-                     height=320, margin=dict(t=50), yaxis=dict(rangemode="tozero"))
+    uniform = float(np.log(max(1, rv.mask.sum())))
+    # reference lines as layout shapes: Figure.add_hline / add_vline cost more than the rest of a small figure
+    f1 = go.Figure(go.Scatter(x=list(range(1, rv.iterations + 1)), y=ent, mode="lines+markers", name=t("routing.entropy")), layout=dict(
+        title=t("routing.entropy_title"), xaxis_title=t("routing.iteration"), yaxis_title=t("routing.nats"),
+        height=320, margin=dict(t=50), yaxis=dict(rangemode="tozero"),
+        shapes=[dict(type="line", xref="x domain", x0=0, x1=1, y0=uniform, y1=uniform, line=dict(dash="dot"))],
+        annotations=[dict(text=t("routing.uniform"), xref="x domain", x=1, y=uniform, xanchor="right", yanchor="bottom", showarrow=False)]))
     c1.plotly_chart(f1, width="stretch", key="entropy")
     gath = ins.gathered(rv)  # [r, K]
     f2 = go.Figure([go.Scatter(x=list(range(1, rv.iterations + 1)), y=gath[:, j], mode="lines+markers", name=cols[j])
@@ -118,6 +123,20 @@ else:
 s_group, s_names, s_what = group_of(split)
 
 
+@st.cache_data(max_entries=256, show_spinner=False)
+def user_separation(path: str, row: int, _r) -> ins.SeparationView:
+    """S1 for the page's user under run `path` (its trained routing): cached per run and user, so a routing slider
+    does not recompute the two panels it does not change."""
+    rv_r = ins.routing(_r.model, user.hist)
+    return ins.separation_for_user(rv_r.interests, rv_r.mask, _r.model.item_vectors().detach().numpy(), user.seen, s_group)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def user_recovery(path: str, row: int, iterations: int | None, k: int | None, _rv: ins.RoutingView) -> dict:
+    """Planted topics vs routing vs k-means for the page's user (k-means with 10 starts): cached per run, user, r and K."""
+    return ins.recovery_for_user(model, _rv, user.hist, split.item_topic, seed=cfg.seed)
+
+
 def separation_panel(r, picked: bool) -> None:
     """One run's interests for the page's user: run-level S1 (test beside validation), the user's K x K cosines, each interest's majority."""
     variant = t("interests.variant_remedy") if r.config.remedy else t("interests.variant_paper")
@@ -131,8 +150,7 @@ def separation_panel(r, picked: bool) -> None:
     else:
         st.info(t("interests.not_measured"))
     with friendly_errors():
-        rv_r = ins.routing(r.model, user.hist)
-    sv = ins.separation_for_user(rv_r.interests, rv_r.mask, r.model.item_vectors().detach().numpy(), user.seen, s_group)
+        sv = user_separation(str(r.path), row, r)
     if len(sv.active) < 2:
         st.info(t("interests.single_interest"))
         return
@@ -194,13 +212,12 @@ if cfg.model in ("mind", "comirec-dr") and len(active) > 1:
         now = ins.attention_over_p(rv.interests, rv.mask, items[target], [p])[0]
         labels = [t("map.interest_n", n=j + 1) for j in active]
         a, b = st.columns(2)
-        fb = go.Figure(go.Bar(x=labels, y=now[active], text=np.round(now[active], 3), textposition="outside"))
-        fb.update_layout(title=t("routing.attention_at_p", p=f"{p:g}"), yaxis=dict(range=[0, 1.1], title=t("routing.weight")),
-                         height=330, margin=dict(t=50))
+        fb = go.Figure(go.Bar(x=labels, y=now[active], text=np.round(now[active], 3), textposition="outside"), layout=dict(
+            title=t("routing.attention_at_p", p=f"{p:g}"), yaxis=dict(range=[0, 1.1], title=t("routing.weight")), height=330, margin=dict(t=50)))
         a.plotly_chart(fb, width="stretch", key="att_bar")
-        fl = go.Figure([go.Scatter(x=P_GRID, y=curve[:, j], mode="lines", name=t("map.interest_n", n=j + 1)) for j in active])
-        fl.add_vline(x=p, line_dash="dot")
-        fl.update_layout(title=t("routing.weights_as_p"), xaxis_title="p", yaxis=dict(range=[0, 1], title=t("routing.weight")), height=330, margin=dict(t=50))
+        fl = go.Figure([go.Scatter(x=P_GRID, y=curve[:, j], mode="lines", name=t("map.interest_n", n=j + 1)) for j in active], layout=dict(
+            title=t("routing.weights_as_p"), xaxis_title="p", yaxis=dict(range=[0, 1], title=t("routing.weight")), height=330, margin=dict(t=50),
+            shapes=[dict(type="line", yref="y domain", x0=p, x1=p, y0=0, y1=1, line=dict(dash="dot"))]))
         b.plotly_chart(fl, width="stretch", key="att_curve")
 
     attention_view(rv, active)
@@ -218,7 +235,7 @@ group, names, what = group_of(split)
 if split.item_topic is not None:
     st.subheader(t("routing.recovery"))
     with friendly_errors():
-        rec = ins.recovery_for_user(model, rv, user.hist, split.item_topic, seed=cfg.seed)
+        rec = user_recovery(str(run.path), row, *rv_key, rv)
     m1, m2, m3 = st.columns(3)
     m1.metric(t("routing.ari_routing"), f"{rec['ari_routing']:.2f}")
     m2.metric(t("routing.ari_kmeans"), f"{rec['ari_kmeans']:.2f}", help=t("routing.ari_kmeans_help"))
