@@ -32,95 +32,42 @@ if n < 2:
     st.warning(t("routing.single_behaviour", user=user.user))
     st.stop()
 
-if cfg.model == "comirec-sa":
-    st.caption(t("routing.sa_caption"))
-    k_sa = st.slider(t("routing.sa_k"), 1, model.k, model.k, key="sa_k", bind="query-params",
-                     help=t("routing.sa_k_help", k=model.k))
-    with friendly_errors():
-        rv = ins.routing(model, user.hist, k=k_sa)
-    rv_key = (None, k_sa)  # what the routing view depends on besides run and user (caches below)
-    fig = go.Figure(go.Heatmap(z=rv.attention, x=beh_labels, y=[t("map.interest_n", n=j + 1) for j in range(rv.k)],
-                               colorscale="Blues", zmin=0, colorbar=dict(title="A")))
-    fig.update_layout(title=t("routing.sa_title", model=name, user=user.user), height=260 + 30 * rv.k,
-                      xaxis=dict(tickangle=-45), margin=dict(t=50, b=10))
-    st.plotly_chart(fig, width="stretch", key="sa_attention")
-else:
-    c1, c2 = st.columns(2)
-    k_max = MAX_K if cfg.model == "mind" else model.k
-    iters = c1.slider(t("routing.iterations"), 1, 10, int(cfg.iterations), key="iters", bind="query-params",
-                      help=t("routing.iterations_help", r=cfg.iterations))
-    K = c2.slider(t("routing.k"), 1, k_max, int(cfg.k), key="k", bind="query-params",
-                  help=(t("routing.k_help_mind")
-                        if cfg.model == "mind" else t("routing.k_help_dr", k=model.k)))
-    if K > n:
-        st.warning(t("routing.k_too_big", k=K, user=user.user, n=n))
-        st.stop()
-    with friendly_errors():
-        rv = ins.routing(model, user.hist, iterations=iters, k=K)
-    rv_key = (iters, K)
-    cols = [t("map.interest_n", n=j + 1) + ("" if rv.mask[j] else t("routing.off")) for j in range(rv.k)]
+group, names, what = group_of(split)
 
-    @st.fragment
-    def coupling_view(rv: ins.RoutingView, cols: list[str]) -> None:
-        it = st.slider(t("routing.show_iteration"), 1, rv.iterations, rv.iterations, key="show_iter",
-                       help=t("routing.show_iteration_help")) if rv.iterations > 1 else 1
-        sym = "w_ij" if cfg.model == "mind" else "c_ij"
 
-        def heat(step: int) -> go.Heatmap:
-            z, lead = rv.couplings[step], rv.leader(step)
-            text = [[f"<b>{v:.2f}</b>" if j == lead[i] else f"{v:.2f}" for j, v in enumerate(row)] for i, row in enumerate(z)]
-            return go.Heatmap(z=z, x=cols, y=beh_labels, zmin=0, zmax=1, colorscale="Viridis",
-                              colorbar=dict(title=sym), text=text, texttemplate="%{text}",
-                              hovertemplate="%{y}<br>%{x}: " + sym + " = %{z:.3f}<extra></extra>")
+@st.fragment
+def coupling_view(rv: ins.RoutingView, cols: list[str]) -> None:
+    it = st.slider(t("routing.show_iteration"), 1, rv.iterations, rv.iterations, key="show_iter",
+                   help=t("routing.show_iteration_help")) if rv.iterations > 1 else 1
+    sym = "w_ij" if cfg.model == "mind" else "c_ij"
 
-        fig = go.Figure(data=[heat(it - 1)], frames=[go.Frame(data=[heat(t)], name=str(t + 1)) for t in range(rv.iterations)])
-        fig.update_layout(
-            title=t("routing.coupling_title", model=name, sym=sym, user=user.user, it=it, total=rv.iterations),
-            height=max(360, 26 * n + 140), yaxis=dict(autorange="reversed"), margin=dict(t=60, l=10),
-            updatemenus=[dict(type="buttons", x=1.0, y=1.08, xanchor="right", showactive=False, buttons=[
-                dict(label="▶ " + t("routing.animate"), method="animate",
-                     args=[None, dict(frame=dict(duration=700, redraw=True), fromcurrent=False, transition=dict(duration=0))])])],
-            sliders=[dict(active=it - 1, currentvalue=dict(prefix=t("routing.iteration_prefix")), pad=dict(t=30), steps=[
-                dict(label=str(t + 1), method="animate", args=[[str(t + 1)], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
-                for t in range(rv.iterations)])],
-        )
-        st.plotly_chart(fig, width="stretch", key="couplings")
-        if cfg.model == "mind":
-            norm, start = t("routing.mind_eq5"), (
-                t("routing.mind_start", sigma=f"{model.sigma:g}"))
-        else:
-            norm, start = t("routing.comirec_eq3"), (t("routing.dr_start"))
-        if cfg.remedy:
-            start = t("interests.start_seeded")
-        st.caption(t("routing.rows_caption", norm=norm, start=start))
+    def heat(step: int) -> go.Heatmap:
+        z, lead = rv.couplings[step], rv.leader(step)
+        text = [[f"<b>{v:.2f}</b>" if j == lead[i] else f"{v:.2f}" for j, v in enumerate(row)] for i, row in enumerate(z)]
+        return go.Heatmap(z=z, x=cols, y=beh_labels, zmin=0, zmax=1, colorscale="Viridis",
+                          colorbar=dict(title=sym), text=text, texttemplate="%{text}",
+                          hovertemplate="%{y}<br>%{x}: " + sym + " = %{z:.3f}<extra></extra>")
 
-    coupling_view(rv, cols)
-
-    c1, c2 = st.columns(2)
-    ent = rv.entropy()
-    uniform = float(np.log(max(1, rv.mask.sum())))
-    # reference lines as layout shapes: Figure.add_hline / add_vline cost more than the rest of a small figure
-    f1 = go.Figure(go.Scatter(x=list(range(1, rv.iterations + 1)), y=ent, mode="lines+markers", name=t("routing.entropy")), layout=dict(
-        title=t("routing.entropy_title"), xaxis_title=t("routing.iteration"), yaxis_title=t("routing.nats"),
-        height=320, margin=dict(t=50), yaxis=dict(rangemode="tozero"),
-        shapes=[dict(type="line", xref="x domain", x0=0, x1=1, y0=uniform, y1=uniform, line=dict(dash="dot"))],
-        annotations=[dict(text=t("routing.uniform"), xref="x domain", x=1, y=uniform, xanchor="right", yanchor="bottom", showarrow=False)]))
-    c1.plotly_chart(f1, width="stretch", key="entropy")
-    gath = ins.gathered(rv)  # [r, K]
-    f2 = go.Figure([go.Scatter(x=list(range(1, rv.iterations + 1)), y=gath[:, j], mode="lines+markers", name=cols[j])
-                    for j in range(rv.k) if rv.mask[j]])
-    f2.update_layout(title=t("interests.gathered_title"), xaxis_title=t("interests.iteration"), yaxis_title=t("interests.behaviours"),
-                     height=320, margin=dict(t=50), yaxis=dict(rangemode="tozero"))
-    c2.plotly_chart(f2, width="stretch", key="gathered")
-    st.caption(t("interests.gathered_caption", n=n))
-
+    fig = go.Figure(data=[heat(it - 1)], frames=[go.Frame(data=[heat(t)], name=str(t + 1)) for t in range(rv.iterations)])
+    fig.update_layout(
+        title=t("routing.coupling_title", model=name, sym=sym, user=user.user, it=it, total=rv.iterations),
+        height=max(360, 26 * n + 140), yaxis=dict(autorange="reversed"), margin=dict(t=60, l=10),
+        updatemenus=[dict(type="buttons", x=1.0, y=1.08, xanchor="right", showactive=False, buttons=[
+            dict(label="▶ " + t("routing.animate"), method="animate",
+                 args=[None, dict(frame=dict(duration=700, redraw=True), fromcurrent=False, transition=dict(duration=0))])])],
+        sliders=[dict(active=it - 1, currentvalue=dict(prefix=t("routing.iteration_prefix")), pad=dict(t=30), steps=[
+            dict(label=str(t + 1), method="animate", args=[[str(t + 1)], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
+            for t in range(rv.iterations)])],
+    )
+    st.plotly_chart(fig, width="stretch", key="couplings")
     if cfg.model == "mind":
-        kd = ins.dynamic_interest_count(n, K)
-        st.markdown(t("routing.dynamic_k", formula=f"$K'_u = \\max(1, \\min(K, \\lfloor\\log_2 |I_u|\\rfloor))"
-                                                  f" = \\max(1, \\min({K}, \\lfloor\\log_2 {n}\\rfloor)) = {kd}$", kd=kd, k=K))
-
-# -- collapse and cure: the paper as written beside the remedy (protocol S1) ------------------------
-s_group, s_names, s_what = group_of(split)
+        norm, start = t("routing.mind_eq5"), (
+            t("routing.mind_start", sigma=f"{model.sigma:g}"))
+    else:
+        norm, start = t("routing.comirec_eq3"), (t("routing.dr_start"))
+    if cfg.remedy:
+        start = t("interests.start_seeded")
+    st.caption(t("routing.rows_caption", norm=norm, start=start))
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -128,7 +75,7 @@ def user_separation(path: str, row: int, _r) -> ins.SeparationView:
     """S1 for the page's user under run `path` (its trained routing): cached per run and user, so a routing slider
     does not recompute the two panels it does not change."""
     rv_r = ins.routing(_r.model, user.hist)
-    return ins.separation_for_user(rv_r.interests, rv_r.mask, _r.model.item_vectors().detach().numpy(), user.seen, s_group)
+    return ins.separation_for_user(rv_r.interests, rv_r.mask, _r.model.item_vectors().detach().numpy(), user.seen, group)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -163,16 +110,121 @@ def separation_panel(r, picked: bool) -> None:
                       yaxis=dict(title=t("interests.cosine_axis"), type="category", autorange="reversed"))
     st.plotly_chart(fig, width="stretch", key=f"interest_cosine_{'picked' if picked else 'other'}")
     st.markdown(t("interests.user_line", cos=f"{sv.mean_cosine:.2f}", distinct=len({x.majority for x in sv.lists}),
-                  k=len(sv.active), what=s_what))
+                  k=len(sv.active), what=what))
     st.dataframe(pd.DataFrame({
         t("interests.col_interest"): labels,
-        t("interests.col_majority", what=s_what): [s_names[x.majority] if x.majority >= 0 else "—" for x in sv.lists],
+        t("interests.col_majority", what=what): [names[x.majority] if x.majority >= 0 else "—" for x in sv.lists],
         t("interests.col_purity"): [x.purity for x in sv.lists],
         t("interests.col_top"): [", ".join(titles[i] for i in x.items[:3]) for x in sv.lists],
     }), hide_index=True, width="stretch",
         column_config={t("interests.col_purity"): st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.1f")})
 
 
+@st.cache_data(max_entries=32, show_spinner=t("routing.scoring"))
+def recovery_all(path: str, iterations: int | None, k: int | None) -> dict:
+    from engine.recsys.interest_recovery import interest_recovery
+
+    out = interest_recovery(run.model, run.split, iterations=iterations, k=k, seed=run.config.seed)
+    return {key: out[key] for key in ("model_ari", "kmeans_ari", "n_users")}
+
+
+@st.fragment
+def routing_explorer() -> None:
+    """The routing sliders and everything they change: the couplings per iteration, their entropy, what each interest
+    gathers and retrieves, planted-topic recovery, the einsum steps. Moving a slider reruns this fragment, not the page."""
+    if cfg.model == "comirec-sa":
+        st.caption(t("routing.sa_caption"))
+        k_sa = st.slider(t("routing.sa_k"), 1, model.k, model.k, key="sa_k", bind="query-params",
+                         help=t("routing.sa_k_help", k=model.k))
+        with friendly_errors():
+            rv = ins.routing(model, user.hist, k=k_sa)
+        rv_key = (None, k_sa)  # what the routing view depends on besides run and user (caches below)
+        fig = go.Figure(go.Heatmap(z=rv.attention, x=beh_labels, y=[t("map.interest_n", n=j + 1) for j in range(rv.k)],
+                                   colorscale="Blues", zmin=0, colorbar=dict(title="A")))
+        fig.update_layout(title=t("routing.sa_title", model=name, user=user.user), height=260 + 30 * rv.k,
+                          xaxis=dict(tickangle=-45), margin=dict(t=50, b=10))
+        st.plotly_chart(fig, width="stretch", key="sa_attention")
+    else:
+        c1, c2 = st.columns(2)
+        k_max = MAX_K if cfg.model == "mind" else model.k
+        iters = c1.slider(t("routing.iterations"), 1, 10, int(cfg.iterations), key="iters", bind="query-params",
+                          help=t("routing.iterations_help", r=cfg.iterations))
+        K = c2.slider(t("routing.k"), 1, k_max, int(cfg.k), key="k", bind="query-params",
+                      help=(t("routing.k_help_mind")
+                            if cfg.model == "mind" else t("routing.k_help_dr", k=model.k)))
+        if K > n:
+            st.warning(t("routing.k_too_big", k=K, user=user.user, n=n))
+            return
+        with friendly_errors():
+            rv = ins.routing(model, user.hist, iterations=iters, k=K)
+        rv_key = (iters, K)
+        cols = [t("map.interest_n", n=j + 1) + ("" if rv.mask[j] else t("routing.off")) for j in range(rv.k)]
+
+        coupling_view(rv, cols)
+
+        c1, c2 = st.columns(2)
+        ent = rv.entropy()
+        uniform = float(np.log(max(1, rv.mask.sum())))
+        # reference lines as layout shapes: Figure.add_hline / add_vline cost more than the rest of a small figure
+        f1 = go.Figure(go.Scatter(x=list(range(1, rv.iterations + 1)), y=ent, mode="lines+markers", name=t("routing.entropy")), layout=dict(
+            title=t("routing.entropy_title"), xaxis_title=t("routing.iteration"), yaxis_title=t("routing.nats"),
+            height=320, margin=dict(t=50), yaxis=dict(rangemode="tozero"),
+            shapes=[dict(type="line", xref="x domain", x0=0, x1=1, y0=uniform, y1=uniform, line=dict(dash="dot"))],
+            annotations=[dict(text=t("routing.uniform"), xref="x domain", x=1, y=uniform, xanchor="right", yanchor="bottom", showarrow=False)]))
+        c1.plotly_chart(f1, width="stretch", key="entropy")
+        gath = ins.gathered(rv)  # [r, K]
+        f2 = go.Figure([go.Scatter(x=list(range(1, rv.iterations + 1)), y=gath[:, j], mode="lines+markers", name=cols[j])
+                        for j in range(rv.k) if rv.mask[j]], layout=dict(
+            title=t("interests.gathered_title"), xaxis_title=t("interests.iteration"), yaxis_title=t("interests.behaviours"),
+            height=320, margin=dict(t=50), yaxis=dict(rangemode="tozero")))
+        c2.plotly_chart(f2, width="stretch", key="gathered")
+        st.caption(t("interests.gathered_caption", n=n))
+
+        if cfg.model == "mind":
+            kd = ins.dynamic_interest_count(n, K)
+            st.markdown(t("routing.dynamic_k", formula=f"$K'_u = \\max(1, \\min(K, \\lfloor\\log_2 |I_u|\\rfloor))"
+                                                      f" = \\max(1, \\min({K}, \\lfloor\\log_2 {n}\\rfloor)) = {kd}$", kd=kd, k=K))
+
+    # -- each interest's top items ---------------------------------------------------------------------
+    st.subheader(t("routing.retrieves"))
+    active = np.flatnonzero(rv.mask)
+    ids, scores = ins.top_items(rv.interests[active], items, user.seen, n=5)
+    st.dataframe(pd.DataFrame({t("map.interest_n", n=j + 1): [titles[i] if i > 0 else "—" for i in ids[a]] for a, j in enumerate(active)},
+                              index=pd.Index(range(1, 6), name=t("common.rank"))), width="stretch")
+    st.caption(t("routing.top5_caption"))
+
+    # -- planted interests vs routing (synthetic) -----------------------------------------------------
+    if split.item_topic is not None:
+        st.subheader(t("routing.recovery"))
+        with friendly_errors():
+            rec = user_recovery(str(run.path), row, *rv_key, rv)
+        m1, m2, m3 = st.columns(3)
+        m1.metric(t("routing.ari_routing"), f"{rec['ari_routing']:.2f}")
+        m2.metric(t("routing.ari_kmeans"), f"{rec['ari_kmeans']:.2f}", help=t("routing.ari_kmeans_help"))
+        m3.metric(t("routing.planted_count"), len(set(rec["planted"].tolist())))
+        st.dataframe(pd.DataFrame({
+            t("routing.col_behaviour"): beh_labels,
+            t("common.planted_topic"): [names[tp] for tp in rec["planted"]],
+            t("routing.col_routing"): [t("map.interest_n", n=j + 1) for j in rec["routing"]],
+            t("routing.col_kmeans"): [t("routing.cluster_n", n=c + 1) for c in rec["kmeans"]],
+        }), hide_index=True, width="stretch")
+        it_k = (None, None) if cfg.model == "comirec-sa" else (iters, K)
+        with friendly_errors():
+            allu = recovery_all(str(run.path), *it_k)
+        st.markdown(t("routing.recovery_all", n=allu['n_users'], model=f"{allu['model_ari']:.2f}", kmeans=f"{allu['kmeans_ari']:.2f}"))
+        st.caption(t("routing.ari_caption"))
+
+    # -- the einsum steps -----------------------------------------------------------------------------
+    with st.expander(t("routing.einsum_expander"), expanded=False):
+        st.dataframe(pd.DataFrame([{t("routing.col_step"): s["name"], t("routing.col_paper"): s["equation"], "einsum": s["einsum"],
+                                    t("routing.col_shapes"): ", ".join(f"{k} {list(v)}" for k, v in s["shapes"].items())} for s in rv.steps]),
+                     hide_index=True, width="stretch")
+        st.caption(t("routing.letters"))
+
+
+routing_explorer()
+
+# -- collapse and cure: the paper as written beside the remedy (protocol S1) ------------------------
 st.subheader(t("interests.section"))
 st.caption(t("interests.section_intro"))
 other_cfg = cfg.variant(paper=cfg.remedy)
@@ -183,21 +235,17 @@ if other is not None:
     for col, (r, picked) in zip((left, right), [(other, False), (run, True)] if cfg.remedy else [(run, True), (other, False)]):
         with col:
             separation_panel(r, picked)
-    st.caption(t("interests.interests_table_caption", what=s_what))
+    st.caption(t("interests.interests_table_caption", what=what))
 
-# -- each interest's top items ---------------------------------------------------------------------
-st.subheader(t("routing.retrieves"))
-active = np.flatnonzero(rv.mask)
-ids, scores = ins.top_items(rv.interests[active], items, user.seen, n=5)
-st.dataframe(pd.DataFrame({t("map.interest_n", n=j + 1): [titles[i] if i > 0 else "—" for i in ids[a]] for a, j in enumerate(active)},
-                          index=pd.Index(range(1, 6), name=t("common.rank"))), width="stretch")
-st.caption(t("routing.top5_caption"))
-
-# -- label-aware attention ------------------------------------------------------------------------
+# -- label-aware attention: over the interests of the trained routing (r and K as trained, not the sliders above) --
+if cfg.model in ("mind", "comirec-dr"):
+    with friendly_errors():
+        trained = ins.routing(model, user.hist)
+    active = np.flatnonzero(trained.mask)
 if cfg.model in ("mind", "comirec-dr") and len(active) > 1:
     st.subheader(t("routing.label_aware"))
     st.latex(r"v_u = V_u\,\mathrm{softmax}\big(\mathrm{pow}(V_u^\top e_i,\ p)\big)")
-    st.caption(t("routing.label_aware_caption"))
+    st.caption(t("routing.label_aware_caption") + " " + t("routing.label_aware_trained", r=cfg.iterations, k=cfg.k))
 
     @st.fragment
     def attention_view(rv: ins.RoutingView, active: np.ndarray) -> None:
@@ -220,41 +268,4 @@ if cfg.model in ("mind", "comirec-dr") and len(active) > 1:
             shapes=[dict(type="line", yref="y domain", x0=p, x1=p, y0=0, y1=1, line=dict(dash="dot"))]))
         b.plotly_chart(fl, width="stretch", key="att_curve")
 
-    attention_view(rv, active)
-
-@st.cache_data(max_entries=32, show_spinner=t("routing.scoring"))
-def recovery_all(path: str, iterations: int | None, k: int | None) -> dict:
-    from engine.recsys.interest_recovery import interest_recovery
-
-    out = interest_recovery(run.model, run.split, iterations=iterations, k=k, seed=run.config.seed)
-    return {key: out[key] for key in ("model_ari", "kmeans_ari", "n_users")}
-
-
-# -- planted interests vs routing (synthetic) -----------------------------------------------------
-group, names, what = group_of(split)
-if split.item_topic is not None:
-    st.subheader(t("routing.recovery"))
-    with friendly_errors():
-        rec = user_recovery(str(run.path), row, *rv_key, rv)
-    m1, m2, m3 = st.columns(3)
-    m1.metric(t("routing.ari_routing"), f"{rec['ari_routing']:.2f}")
-    m2.metric(t("routing.ari_kmeans"), f"{rec['ari_kmeans']:.2f}", help=t("routing.ari_kmeans_help"))
-    m3.metric(t("routing.planted_count"), len(set(rec["planted"].tolist())))
-    st.dataframe(pd.DataFrame({
-        t("routing.col_behaviour"): beh_labels,
-        t("common.planted_topic"): [names[tp] for tp in rec["planted"]],
-        t("routing.col_routing"): [t("map.interest_n", n=j + 1) for j in rec["routing"]],
-        t("routing.col_kmeans"): [t("routing.cluster_n", n=c + 1) for c in rec["kmeans"]],
-    }), hide_index=True, width="stretch")
-    it_k = (None, None) if cfg.model == "comirec-sa" else (iters, K)
-    with friendly_errors():
-        allu = recovery_all(str(run.path), *it_k)
-    st.markdown(t("routing.recovery_all", n=allu['n_users'], model=f"{allu['model_ari']:.2f}", kmeans=f"{allu['kmeans_ari']:.2f}"))
-    st.caption(t("routing.ari_caption"))
-
-# -- the einsum steps -----------------------------------------------------------------------------
-with st.expander(t("routing.einsum_expander"), expanded=False):
-    st.dataframe(pd.DataFrame([{t("routing.col_step"): s["name"], t("routing.col_paper"): s["equation"], "einsum": s["einsum"],
-                                t("routing.col_shapes"): ", ".join(f"{k} {list(v)}" for k, v in s["shapes"].items())} for s in rv.steps]),
-                 hide_index=True, width="stretch")
-    st.caption(t("routing.letters"))
+    attention_view(trained, active)
