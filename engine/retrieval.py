@@ -2,7 +2,9 @@
 
 Kinds: exact (`IndexFlatIP`), IVF (`IndexIVFFlat`, nlist / nprobe), IVF-PQ (`IndexIVFPQ`: nlist /
 nprobe, `pq_m` sub-quantizers of `pq_nbits` bits: pq_m * pq_nbits / 8 bytes per vector plus its
-8-byte id), PQ alone (`IndexPQ`, every code scanned: no ids, no lists) and HNSW (`IndexHNSWFlat`, M / efSearch). Metric: inner product, or cosine (inner product
+8-byte id), PQ alone (`IndexPQ`, every code scanned: no ids, no lists), a scalar quantizer (`IndexScalarQuantizer`:
+each component stored in `sq_bits` = 4 or 8 bits over its trained range, every code scanned; d * sq_bits / 8 bytes
+per vector, 4 bits = 1/8 of Flat) and HNSW (`IndexHNSWFlat`, M / efSearch). Metric: inner product, or cosine (inner product
 of L2-normalised vectors). `train_sample` > 0 trains the IVF coarse quantizer (and PQ codebooks) on
 that many rows drawn with `seed` instead of all of them (a 1M-row catalogue needs no more than a few
 hundred thousand). `tune` changes nprobe / efSearch without a rebuild; `memory_bytes` is the size of
@@ -24,7 +26,7 @@ TIE_MARGIN = 32
 
 @dataclass(frozen=True)
 class IndexSpec:
-    kind: Literal["exact", "ivf", "ivfpq", "pq", "hnsw"] = "exact"
+    kind: Literal["exact", "ivf", "ivfpq", "pq", "sq", "hnsw"] = "exact"
     metric: Literal["ip", "cosine"] = "ip"
     nlist: int = 32
     nprobe: int = 4
@@ -34,7 +36,8 @@ class IndexSpec:
     seed: int = 0
     pq_m: int = 16
     pq_nbits: int = 8
-    train_sample: int = 0  # 0: train IVF / PQ on every row
+    sq_bits: int = 4
+    train_sample: int = 0  # 0: train IVF / PQ / SQ on every row
 
 
 def _as_f32(x: np.ndarray) -> np.ndarray:
@@ -80,6 +83,12 @@ class VectorIndex:
             index = faiss.IndexPQ(self.d, spec.pq_m, spec.pq_nbits, faiss.METRIC_INNER_PRODUCT)
             index.pq.cp.seed = spec.seed
             index.train(self._training_rows(x, spec))
+        elif spec.kind == "sq":
+            qtype = {4: faiss.ScalarQuantizer.QT_4bit, 8: faiss.ScalarQuantizer.QT_8bit}.get(spec.sq_bits)
+            if qtype is None:
+                raise ConfigError(f"The scalar quantizer stores 4 or 8 bits per component; got {spec.sq_bits}.")
+            index = faiss.IndexScalarQuantizer(self.d, qtype, faiss.METRIC_INNER_PRODUCT)
+            index.train(self._training_rows(x, spec))  # each component's range
         elif spec.kind == "hnsw":
             if spec.hnsw_m < 2:
                 raise ConfigError(f"HNSW M must be at least 2; got {spec.hnsw_m}.", code="hnsw_m", m=spec.hnsw_m)
@@ -87,7 +96,7 @@ class VectorIndex:
             index.hnsw.efConstruction = spec.ef_construction
             index.hnsw.efSearch = max(1, spec.ef_search)
         else:
-            raise ConfigError(f"Unknown index kind {spec.kind!r}; choose exact, ivf, ivfpq, pq or hnsw.")
+            raise ConfigError(f"Unknown index kind {spec.kind!r}; choose exact, ivf, ivfpq, pq, sq or hnsw.")
         index.add(x)
         self.index = index
 

@@ -94,7 +94,7 @@ else:
     for name in ("fast", "small"):
         x = tg.get(name)
         if x:
-            st.success(t(f"scale.target_{name}", index=x["index"], knob=f"{x['param']}={x['value']}", recall=f"{x['recall@50']:.3f}",
+            st.success(t(f"scale.target_{name}", index=x["index"], knob=f"{x['param']}={x['value']}" if x["param"] else t("scale.knob_none"), recall=f"{x['recall@50']:.3f}",
                          p50=f"{x['p50_ms']:.3f}", mem=f"{x['memory_vs_flat']:.3f}"))
         else:
             st.warning(t(f"scale.target_{name}_missed"))
