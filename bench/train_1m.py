@@ -34,10 +34,12 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--batch-size", type=int, default=1024)
+    ap.add_argument("--lr", type=float, default=None, help="learning rate (default: the model's, tuned for ML-100K)")
     ap.add_argument("--note", default="")
     args = ap.parse_args()
     set_threads(1)
-    cfg = RecsysConfig(model="youtubednn", dataset="synthetic-scale", loss="sampled", batch_size=args.batch_size, dropout=0.0)
+    cfg = RecsysConfig(model="youtubednn", dataset="synthetic-scale", loss="sampled", batch_size=args.batch_size, dropout=0.0,
+                       **({"lr": args.lr} if args.lr else {}))
     t0 = time.perf_counter()
     split = split_of(cfg)
     load_s = time.perf_counter() - t0
