@@ -34,13 +34,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from browser import CHROMIUM_ARGS, start_streamlit  # noqa: E402  (one way to serve the app and drive chromium)
-from pages_latency import ARM  # noqa: E402  (one way to time a view: inside the page, from the input event to the drawn frame)
+from browser import CHROMIUM_ARGS, IDLE_JS, start_streamlit  # noqa: E402  (one way to serve the app and drive chromium)
+from pages_latency import ARM, view_pattern  # noqa: E402  (one way to time a view: inside the page, from the input event to the drawn frame)
 
 PAGES = ["routing", "map", "nearest"]
 READY = {"routing": "Routing iterations", "map": "t-SNE perplexity", "nearest": "λ"}
-IDLE_JS = """() => { const w = document.querySelector('[data-testid="stStatusWidget"]');
-                     return !w || !/Running|Connecting/.test(w.innerText); }"""
 
 
 NO_JOB_JS = "() => !document.querySelector('[data-testid=\"stProgress\"]')"
@@ -148,7 +146,7 @@ async def session(browser, url: str, name: str, shared: dict, n_moves: int):
     for i in range(n_moves):
         action, expect = steps[i % len(steps)]
         try:
-            await page.evaluate(ARM, expect.pattern if isinstance(expect, re.Pattern) else re.escape(expect))
+            await page.evaluate(ARM, view_pattern(expect))
             s = time.perf_counter()
             await action()
             times.append(await asyncio.wait_for(page.evaluate("window.__view_ms"), 120) / 1000)

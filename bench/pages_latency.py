@@ -23,12 +23,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from browser import CHROMIUM_ARGS, start_streamlit  # noqa: E402  (one way to serve the app and drive chromium)
+from browser import CHROMIUM_ARGS, IDLE_JS, start_streamlit  # noqa: E402  (one way to serve the app and drive chromium)
 
 def wait_idle(page, timeout_ms: int = 180_000) -> None:
-    page.wait_for_function(
-        """() => { const w = document.querySelector('[data-testid="stStatusWidget"]');
-                   return !w || !/Running|Connecting/.test(w.innerText); }""", timeout=timeout_ms)
+    page.wait_for_function(IDLE_JS, timeout=timeout_ms)
 
 
 def wait_text(page, text, timeout_ms: int = 60_000) -> None:
@@ -60,10 +58,14 @@ ARM = """(pat) => { window.__view_ms = new Promise(resolve => {
 }); return true; }"""
 
 
+def view_pattern(expect: str | re.Pattern) -> str:
+    """The regular expression ARM waits for: a compiled pattern as written, a plain text literally."""
+    return expect.pattern if isinstance(expect, re.Pattern) else re.escape(expect)
+
+
 def timed(page, action, expect) -> tuple[float, float]:
     """(seconds until the new view is drawn, seconds until the script run has finished too)."""
-    pattern = expect.pattern if isinstance(expect, re.Pattern) else re.escape(expect)
-    page.evaluate(ARM, pattern)
+    page.evaluate(ARM, view_pattern(expect))
     t0 = time.perf_counter()
     action()
     drawn = page.evaluate("window.__view_ms") / 1000

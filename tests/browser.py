@@ -18,6 +18,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 ]
 
+# True once Streamlit's status widget no longer says the script is running (or connecting): the run has finished.
+IDLE_JS = """() => { const w = document.querySelector('[data-testid="stStatusWidget"]');
+                     return !w || !/Running|Connecting/.test(w.innerText); }"""
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 
-from browser import CHROMIUM_ARGS, start_streamlit  # noqa: F401  (re-exported for the tests)
+from browser import CHROMIUM_ARGS, IDLE_JS, start_streamlit  # noqa: F401  (re-exported for the tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -79,13 +79,7 @@ def wait_for_app(page, timeout_ms: int = 180_000) -> None:
     page.wait_for_selector("[data-testid='stMainBlockContainer'] [data-testid='stElementContainer']",
                            timeout=timeout_ms)
     page.wait_for_timeout(700)  # a rerun triggered by an interaction starts within this
-    page.wait_for_function(
-        """() => {
-            const w = document.querySelector('[data-testid="stStatusWidget"]');
-            return !w || !/Running|Connecting/.test(w.innerText);
-        }""",
-        timeout=timeout_ms,
-    )
+    page.wait_for_function(IDLE_JS, timeout=timeout_ms)
     page.wait_for_timeout(300)
 
 
