@@ -57,12 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         np.savez(cache, items=vecs, queries=queries)
     print(f"vectors {vecs.shape} in {time.perf_counter() - t0:.1f} s", flush=True)
     settings = default_settings(len(vecs))
+    order = [s.label for s in settings]  # the table's row order
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     earlier = None
     if args.only:
-        unknown = set(args.only) - {s.label for s in settings}
+        unknown = set(args.only) - set(order)
         if unknown:
-            sys.exit(f"--only: no index called {sorted(unknown)}; the bench's indexes are {[s.label for s in settings]}")
+            sys.exit(f"--only: no index called {sorted(unknown)}; the bench's indexes are {order}")
         settings = [s for s in settings if s.label in args.only]
         earlier = json.loads(Path(args.out + ".json").read_text())
     new_rows = sweep(vecs, queries, settings, k=args.k, log=lambda m: print(m, flush=True))
@@ -70,7 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     for x in new_rows:
         x["measured"] = f"{stamp}, load {load0[0]:.2f} → {load1[0]:.2f}"
     if earlier is not None:  # the other rows as they were measured, in the bench's order
-        order = [s.label for s in default_settings(len(vecs))]
         rows = [x for x in earlier["rows"] if x["index"] not in args.only] + new_rows
         rows.sort(key=lambda x: order.index(x["index"]) if x["index"] in order else len(order))
     else:
