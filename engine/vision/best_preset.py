@@ -9,7 +9,6 @@ evaluation.json) plus members/<k>/ with each member's model.pt, config.json and 
 """
 from __future__ import annotations
 
-import csv
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from engine.progress import Progress, silent
 from engine.store import building, save_json, save_state
 from engine.vision.ensemble import BEST_MEMBERS, BEST_TTA, ensemble_logits, member_seeds, tta_logits
 from engine.vision.metrics import binary_metrics
-from engine.vision.train import TrainResult, XrayConfig, fit_calibration, train
+from engine.vision.train import TrainResult, XrayConfig, fit_calibration, train, write_predictions
 
 
 @dataclass
@@ -77,10 +76,6 @@ def save_best(result: BestResult, out: Path) -> Path:
             save_json(tmp / "members" / str(k) / "config.json", asdict(r.config))
             save_json(tmp / "members" / str(k) / "history.json", r.history)
         save_json(tmp / "evaluation.json", result.evaluation)
-        with open(tmp / "test_predictions.csv", "w", newline="") as f:
-            wr = csv.writer(f)
-            wr.writerow(["index", "probability"])
-            for i, p in enumerate(result.test_probabilities):
-                wr.writerow([i, f"{float(p):.6f}"])
+        write_predictions(tmp / "test_predictions.csv", range(len(result.test_probabilities)), result.test_probabilities)
         save_json(tmp / "metrics.json", result.metrics)
     return out

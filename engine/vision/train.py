@@ -372,19 +372,20 @@ def save_run(result: TrainResult, out: Path) -> Path:
         save_json(tmp / "history.json", result.history)
         save_json(tmp / "evaluation.json", result.evaluation)
         np.savez(tmp / "embeddings.npz", **{k: v.astype(np.float16 if k in ("train", "ood_train") else np.float32) for k, v in result.embeddings.items()})
-        with open(tmp / "test_predictions.csv", "w", newline="") as f:
-            wr = csv.writer(f)
-            wr.writerow(["index", "probability"])
-            for i, p in zip(result.test_index, result.test_probabilities):
-                wr.writerow([int(i), f"{float(p):.6f}"])
+        write_predictions(tmp / "test_predictions.csv", result.test_index, result.test_probabilities)
         if result.val_probabilities is not None:
-            with open(tmp / "val_predictions.csv", "w", newline="") as f:
-                wr = csv.writer(f)
-                wr.writerow(["index", "probability", "label"])
-                for i, p, y in zip(result.val_index, result.val_probabilities, result.val_labels):
-                    wr.writerow([int(i), f"{float(p):.6f}", int(y)])
+            write_predictions(tmp / "val_predictions.csv", result.val_index, result.val_probabilities, result.val_labels)
         save_json(tmp / "metrics.json", result.metrics)
     return out
+
+
+def write_predictions(path: Path, index, probabilities, labels=None) -> None:
+    """A predictions CSV: index, probability (6 decimals) and, when `labels` is given, label; one row per image."""
+    with open(path, "w", newline="") as f:
+        wr = csv.writer(f)
+        wr.writerow(["index", "probability"] + (["label"] if labels is not None else []))
+        for k, (i, p) in enumerate(zip(index, probabilities)):
+            wr.writerow([int(i), f"{float(p):.6f}"] + ([int(labels[k])] if labels is not None else []))
 
 
 def load_predictions(run: Path, split: str) -> tuple[np.ndarray, np.ndarray] | None:
