@@ -15,7 +15,7 @@ def _config(args, **extra):
     from engine.rank.run import RankConfig
 
     fields = dict(dataset=getattr(args, "dataset", "synthetic"), maxlen=args.maxlen, dim=args.dim, cat_dim=args.cat_dim, act=args.act,
-                  negatives=args.negatives, n_negatives=args.n_negatives, loss=args.loss, epochs=args.epochs, lr=args.lr,
+                  negatives=args.negatives, n_negatives=args.n_negatives, category_share=args.category_share, logq=args.logq, loss=args.loss, select=args.select, epochs=args.epochs, lr=args.lr,
                   batch_size=args.batch_size, patience=args.patience, weight_decay=args.weight_decay)
     return RankConfig(**{k: v for k, v in fields.items() if v is not None}, **extra)
 
@@ -36,7 +36,7 @@ def _bench(args) -> int:
     from engine.rank.bench import run_bench
 
     base = _config(args)
-    overrides = {k: getattr(base, k) for k in ("maxlen", "dim", "cat_dim", "act", "negatives", "n_negatives", "loss", "epochs", "lr",
+    overrides = {k: getattr(base, k) for k in ("maxlen", "dim", "cat_dim", "act", "negatives", "n_negatives", "category_share", "logq", "loss", "select", "epochs", "lr",
                                                "batch_size", "patience", "weight_decay")
                  if getattr(args, k, None) is not None}
     for dataset in args.datasets:
@@ -57,6 +57,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--act", choices=("prelu", "dice"), default=None, help="MLP activation (default prelu; dice: DIN eq. 9)")
     p.add_argument("--negatives", choices=("uniform", "popularity"), default=None, help="how training negatives are drawn")
     p.add_argument("--n-negatives", type=int, default=None, help="negatives per training example")
+    p.add_argument("--select", choices=("ndcg", "auc"), default=None,
+                   help="epoch selection on validation users: the ranker's NDCG@10 over all items (default) or AUC 1:1 (the papers')")
+    p.add_argument("--logq", action="store_true", default=None,
+                   help="softmax loss: subtract the negative sampler's log Q from every logit (sampled-softmax correction)")
+    p.add_argument("--category-share", type=float, default=None,
+                   help="chance that a training negative is drawn from the positive's own category (0: never)")
     p.add_argument("--loss", choices=("bce", "softmax"), default=None, help="target loss: bce (the papers') or softmax over positive + negatives")
     for name, typ, what in (("epochs", int, "maximum epochs"), ("lr", float, "Adam learning rate"),
                             ("batch-size", int, "training batch size"),

@@ -43,7 +43,7 @@ def rank_page() -> AppTest:
 
 
 def test_rank_page_shows_where_each_held_out_item_moved_and_dien_attention_and_gates(rank_runs):
-    from engine.rank.protocol import recall_candidates
+    from engine.rank.protocol import recall_candidates, two_stage
 
     split = rank_runs["recall"].split
     top50 = recall_candidates(rank_runs["recall"].model, split.test, 50)
@@ -71,6 +71,14 @@ def test_rank_page_shows_where_each_held_out_item_moved_and_dien_attention_and_g
     names = [tr["name"] for tr in evo["data"]]
     assert len(names) == len(at.multiselect(key=f"evo_targets_{row}").value) + 1 and "no target" in names[-1]
     assert all(len(arr(tr["x"])) == n for tr in evo["data"])  # one point per behaviour
+
+    summary = next(d.value for d in at.dataframe if "re-ranked" in d.value.columns)  # val and test, whole split
+    for r, es in enumerate((split.val, split.test)):
+        ts = two_stage(rank_runs["dien"].model, rank_runs["recall"].model, es).metrics
+        assert summary["recall order"].iloc[r] == pytest.approx(ts["ndcg@10_recall_only"])
+        assert summary["re-ranked"].iloc[r] == pytest.approx(ts["ndcg@10"])
+    assert summary["ranker alone, all items"].tolist() == pytest.approx([rank_runs["dien"].metrics["val/ndcg@10_all"],
+                                                                          rank_runs["dien"].metrics["test/ndcg@10_all"]])
 
     at.slider(key="n_cand").set_value(20).run()
     ok(at)

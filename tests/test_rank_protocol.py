@@ -2,13 +2,15 @@
 in which DIEN beats the target-agnostic BaseModel."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from engine.data.synthetic import SyntheticConfig
 from engine.rank import protocol
-from engine.rank.run import RankConfig, build_ranker, load_run, train
+from engine.rank.run import PAPERS, RankConfig, build_ranker, load_run, train, training_key
 from engine.recsys.run import get_split
 
 SMALL = SyntheticConfig(n_users=240, n_items=96, n_topics=4, min_len=12, max_len=30, seed=3)
@@ -28,6 +30,35 @@ def test_training_negatives_never_equal_their_positive(split):
         assert neg.min() >= 1 and neg.max() <= split.n_items  # never padding
     hist_neg = protocol.sample_negatives(rng, split.n_items, split.train_hist)  # DIEN's per-step negatives
     assert not (hist_neg == split.train_hist).any()
+
+
+def test_category_negatives_share_the_positives_category_and_never_equal_it(split):
+    rng = np.random.default_rng(0)
+    pos = split.train_target
+    cat = split.item_category
+    all_same = protocol.training_negatives(rng, split, pos, 4, "popularity", category_share=1.0)
+    assert not (all_same == pos[:, None]).any()
+    np.testing.assert_array_equal(cat[all_same], np.repeat(cat[pos][:, None], 4, 1))  # every one from the positive's category
+    mixed = protocol.training_negatives(rng, split, pos, 4, "popularity", category_share=0.5)
+    same = (cat[mixed] == cat[pos][:, None]).mean()
+    assert 0.5 < same < 0.75  # half swapped in, plus the popularity draws that land in the category by chance (1 in 4 here)
+    lonely = cat.copy()
+    lonely[pos[0]] = cat.max() + 1  # a category with one item: its positive keeps its ordinary negative
+    alone = protocol.same_category_negatives(rng, lonely, pos[:1])
+    assert alone[0] == pos[0]
+    kept = protocol.training_negatives(rng, dataclasses.replace(split, item_category=lonely), pos[:1], 8, "uniform", category_share=1.0)
+    assert not (kept == pos[0]).any()
+
+
+def test_a_config_stored_before_the_new_settings_keeps_the_settings_it_was_trained_with():
+    new = RankConfig(model="din", dataset="synthetic", synthetic=SMALL)
+    old = new.to_dict()
+    for k in ("category_share", "logq", "select"):  # fields a run stored before them does not have
+        old.pop(k)
+    back = RankConfig.from_dict(old)
+    assert (back.category_share, back.logq, back.select) == (0.0, False, "auc")
+    assert training_key(back) != training_key(new)  # so its weights are never reused for today's default
+    assert RankConfig.from_dict(new.to_dict()) == new
 
 
 def test_auc_negatives_are_fixed_by_the_seed_and_outside_the_users_whole_sequence(split):
@@ -59,7 +90,7 @@ def test_two_stage_reorders_the_recalled_candidates_and_scores_both_orders(split
 
 
 def test_a_short_training_run_dien_beats_the_target_agnostic_base_model(tmp_path):
-    common = dict(dataset="synthetic", synthetic=SMALL, seed=0, dim=16, cat_dim=8, epochs=4, patience=4, batch_size=256)
+    common = dict(dataset="synthetic", synthetic=SMALL, seed=0, dim=16, cat_dim=8, epochs=4, patience=4, batch_size=256, **PAPERS)
     base = train(RankConfig(model="base", **common), runs_root=tmp_path, threads=1)
     dien = train(RankConfig(model="dien", **common), runs_root=tmp_path, threads=1)
     assert dien.metrics["test/auc@1:100"] > base.metrics["test/auc@1:100"] + 0.02
@@ -68,4 +99,4 @@ def test_a_short_training_run_dien_beats_the_target_agnostic_base_model(tmp_path
     es = again.split.test
     np.testing.assert_allclose(protocol.score(again.model, es.hist, es.lens, np.array([t[:1] for t in es.targets])),
                                protocol.score(dien.model, es.hist, es.lens, np.array([t[:1] for t in es.targets])), rtol=1e-5)
-    assert {"test/auc", "test/auc@1:100", "val/auc", "val/auc@1:100"} <= set(dien.metrics)
+    assert {"test/auc", "test/auc@1:100", "val/auc", "val/auc@1:100", "test/ndcg@10_all", "val/ndcg@10_all"} <= set(dien.metrics)

@@ -118,16 +118,19 @@ class Ranker(nn.Module):
 
     loss_kind: str = "bce"  # "bce": the papers' log loss; "softmax": the positive (column 0) against its negatives
 
-    def target_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def target_loss(self, logits: torch.Tensor, labels: torch.Tensor, log_q: torch.Tensor | None = None) -> torch.Tensor:
         """L_target on [B, C] logits: the papers' pointwise log loss (DIN eq. 5, DIEN eq. 5), or with loss_kind
         "softmax" a sampled softmax of the positive (column 0) against the example's own negatives (a deviation:
-        closer to the recall models' listwise training, so the ranker learns to order near-misses)."""
+        closer to the recall models' listwise training, so the ranker learns to order near-misses). `log_q` [B, C]:
+        the sampler's log Q per candidate, subtracted from the logits (sampled-softmax correction, softmax only)."""
         if self.loss_kind == "softmax":
+            if log_q is not None:
+                logits = logits - log_q
             return F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long))
         return F.binary_cross_entropy_with_logits(logits, labels)
 
-    def loss(self, hist, lens, items, labels, aux_negatives=None) -> tuple[torch.Tensor, dict]:
+    def loss(self, hist, lens, items, labels, aux_negatives=None, log_q=None) -> tuple[torch.Tensor, dict]:
         """Target loss on [B, C] candidates with labels [B, C] in {0, 1}; returns (loss, parts)."""
         logits = self(hist, lens, items)
-        target = self.target_loss(logits, labels)
+        target = self.target_loss(logits, labels, log_q)
         return target, {"target": float(target.detach())}

@@ -153,10 +153,10 @@ class DIEN(Ranker):
         neg = F.logsigmoid(-torch.einsum("bld,bld->bl", h_t, e_neg))  # log(1 - sigma(h_t, e^_b[t+1]))
         return -((pos + neg) * real).sum() / real.sum().clamp(min=1.0)
 
-    def loss(self, hist, lens, items, labels, aux_negatives=None) -> tuple[torch.Tensor, dict]:
+    def loss(self, hist, lens, items, labels, aux_negatives=None, log_q=None) -> tuple[torch.Tensor, dict]:
         e, h = self.extract(hist)
         logits = self(hist, lens, items, _extracted=(e, h))
-        target = self.target_loss(logits, labels)
+        target = self.target_loss(logits, labels, log_q)
         parts = {"target": float(target.detach())}
         if self.aux_weight > 0 and aux_negatives is not None:
             aux = self.aux_loss(h, e, hist, aux_negatives)

@@ -42,10 +42,14 @@ RANK_CODE_VERSION = 1
 MODELS: dict[str, type[Ranker]] = {"base": BaseModel, "din": DIN, "dien": DIEN}
 LABELS = {"base": "BaseModel", "din": "DIN", "dien": "DIEN"}
 
-# The papers' settings are the defaults (1 uniform negative, log loss); epochs stop on validation AUC 1:1.
-# bench/rank_synthetic.md was made with 4 popularity negatives, the softmax loss and 6 epochs (flags);
-# what little was compared on validation users is in its notes.
-_DEFAULTS = dict(epochs=8, lr=2e-3, batch_size=512, patience=2, weight_decay=0.0)
+# The defaults were chosen on validation users (seed 0, both datasets; bench/rank_selection.md): 4 uniform negatives
+# per example, half of them from the positive's own category, the softmax loss over positive + negatives, epochs
+# stopped on the ranker's validation NDCG@10 over all items. PAPERS are the DIN / DIEN papers' settings: 1 uniform
+# negative, the log loss (and the epoch stops on validation AUC 1:1).
+PAPERS = dict(negatives="uniform", n_negatives=1, category_share=0.0, loss="bce", select="auc")
+LEGACY = dict(category_share=0.0, logq=False, select="auc")  # what runs stored before these fields existed were trained with
+SELECT_KEY = {"ndcg": "val/ndcg@10_all", "auc": "val/auc"}
+_DEFAULTS = dict(epochs=20, lr=2e-3, batch_size=512, patience=3, weight_decay=0.0)
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,11 @@ class RankConfig:
     evolution: str = "augru"  # DIEN only: "augru", "agru" or "aigru"
     aux_weight: float = 1.0  # DIEN only: alpha of eq. 7 (0: no auxiliary loss)
     negatives: str = "uniform"  # training negatives: "uniform" or "popularity"
-    n_negatives: int = 1  # negatives per training example (DIN and DIEN papers: 1)
-    loss: str = "bce"  # "bce" (the papers' log loss) or "softmax" (positive against its n negatives)
+    n_negatives: int = 4  # negatives per training example (DIN and DIEN papers: 1)
+    category_share: float = 0.5  # chance that a negative is drawn from the positive's own category instead (R2 step 1)
+    loss: str = "softmax"  # "bce" (the papers' log loss) or "softmax" (positive against its n negatives)
+    logq: bool = False  # softmax loss only: subtract log Q(j) of the negative sampler from every logit (sampled-softmax correction)
+    select: str = "ndcg"  # epoch selection on validation users: "ndcg" (the ranker's NDCG@10 over all items) or "auc" (AUC 1:1)
     epochs: int | None = None
     lr: float | None = None
     batch_size: int | None = None
@@ -96,6 +103,12 @@ class RankConfig:
             raise ConfigError(f"negatives must be 'uniform' or 'popularity', not {self.negatives!r}.")
         if self.loss not in ("bce", "softmax"):
             raise ConfigError(f"loss must be 'bce' or 'softmax', not {self.loss!r}.")
+        if not 0.0 <= self.category_share <= 1.0:
+            raise ConfigError(f"category_share is a probability in [0, 1], not {self.category_share}.")
+        if self.select not in ("ndcg", "auc"):
+            raise ConfigError(f"select must be 'ndcg' or 'auc', not {self.select!r}.")
+        if self.logq and self.loss != "softmax":
+            raise ConfigError("logq corrects the softmax loss only: use loss='softmax' with logq.")
         if self.n_negatives < 1:
             raise ConfigError("n_negatives must be at least 1.")
         if self.aux_weight < 0 or self.batch_size < 1 or self.lr <= 0 or self.dim < 1 or self.cat_dim < 1:
@@ -114,8 +127,9 @@ class RankConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "RankConfig":
+        """A stored config; fields it predates take the values such runs were trained with (LEGACY), not today's defaults."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return cls(**{**LEGACY, **{k: v for k, v in d.items() if k in names}})
 
     def replace(self, **changes) -> "RankConfig":
         return dataclasses.replace(self, **changes)
@@ -155,17 +169,19 @@ def build_ranker(config: RankConfig, split: R1Split) -> Ranker:
 # -- training -------------------------------------------------------------------------------------
 def train_epoch(model: Ranker, split: R1Split, config: RankConfig, rng: np.random.Generator, opt,
                 progress: Progress = silent, epoch: int = 1) -> dict:
-    """One pass over the training examples (R2 step 1): positive + one negative per example."""
-    probs = protocol.sampling_probs(split, config.negatives)
+    """One pass over the training examples (R2 step 1): the positive and its `n_negatives` negatives per example."""
     n = len(split.train_target)
     order = rng.permutation(n)
     pos = split.train_target
-    neg = protocol.sample_negatives(rng, split.n_items, np.repeat(pos[:, None], config.n_negatives, 1), probs)  # [N, n]
+    neg = protocol.training_negatives(rng, split, pos, config.n_negatives, config.negatives, config.category_share)  # [N, n]
     aux_neg = None
     if isinstance(model, DIEN) and model.aux_weight > 0:
-        aux_neg = protocol.sample_negatives(rng, split.n_items, split.train_hist, probs)  # [N, L], != the step's item
+        aux_neg = protocol.sample_negatives(rng, split.n_items, split.train_hist, protocol.sampling_probs(split, config.negatives))  # [N, L], != the step's item
     hist, lens = torch.from_numpy(split.train_hist), torch.from_numpy(split.train_len)
-    items = torch.from_numpy(np.concatenate([pos[:, None], neg], 1))  # [N, 1 + n]: positive, then negatives
+    items_np = np.concatenate([pos[:, None], neg], 1)  # [N, 1 + n]: positive, then negatives
+    items = torch.from_numpy(items_np)
+    log_q = (torch.from_numpy(protocol.proposal_log_q(split, items_np, pos, config.negatives, config.category_share)).float()
+             if config.logq else None)
     labels = torch.zeros(config.batch_size, 1 + config.n_negatives)
     labels[:, 0] = 1.0
     model.train()
@@ -175,7 +191,7 @@ def train_epoch(model: Ranker, split: R1Split, config: RankConfig, rng: np.rando
     for i in range(0, n, config.batch_size):
         idx = torch.from_numpy(order[i : i + config.batch_size])
         an = torch.from_numpy(aux_neg[idx.numpy()]) if aux_neg is not None else None
-        loss, parts = model.loss(hist[idx], lens[idx], items[idx], labels[: len(idx)], an)
+        loss, parts = model.loss(hist[idx], lens[idx], items[idx], labels[: len(idx)], an, None if log_q is None else log_q[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -191,7 +207,8 @@ def train_epoch(model: Ranker, split: R1Split, config: RankConfig, rng: np.rando
 
 def fit(model: Ranker, split: R1Split, config: RankConfig, progress: Progress = silent,
         on_epoch: Callable[[list[dict]], None] | None = None) -> list[dict]:
-    """Adam, validation AUC 1:1 after every epoch, early stopping; ends with the best validation epoch's weights."""
+    """Adam; after every epoch validation AUC 1:1 and the ranker's own NDCG@10 over all items; early stopping on
+    `config.select`; ends with the best validation epoch's weights."""
     rng = np.random.default_rng(config.seed)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     val_neg = protocol.auc_negatives(split, split.val, 1)
@@ -200,12 +217,13 @@ def fit(model: Ranker, split: R1Split, config: RankConfig, progress: Progress = 
     for epoch in range(1, config.epochs + 1):
         row = {"epoch": epoch, **train_epoch(model, split, config, rng, opt, progress, epoch)}
         row["val/auc"] = protocol.auc(model, split, split.val, 1, val_neg)
+        row["val/ndcg@10_all"] = protocol.full_ranking(model, split.val)["ndcg@10"]
         history.append(row)
         if on_epoch is not None:
             on_epoch(list(history))
         progress(epoch / config.epochs, Message(f"epoch {epoch}: loss {row['loss/target']:.4f}, val AUC {row['val/auc']:.4f}", "rank_progress_epoch",
                                                    epoch=epoch, loss=f"{row['loss/target']:.4f}", auc=f"{row['val/auc']:.4f}"))
-        if stopper.update(model, row["val/auc"]):
+        if stopper.update(model, row[SELECT_KEY[config.select]]):
             break
     stopper.restore(model)
     return history
@@ -246,6 +264,8 @@ def evaluate(model: Ranker, split: R1Split, recall_model=None, known: dict | Non
         for ratio in protocol.AUC_RATIOS:
             key = f"{part}/auc" + ("" if ratio == 1 else f"@1:{ratio}")
             out[key] = known[key] if known and key in known else protocol.auc(model, split, es, ratio)
+        alone = {f"{part}/{k}_all": v for k, v in protocol.full_ranking(model, es).items()}  # the ranker alone, all items
+        out.update({k: known[k] if known and k in known else v for k, v in alone.items()})
         if recall_model is not None:
             out.update({f"{part}/{k}": v for k, v in protocol.two_stage(model, recall_model, es).metrics.items()})
     return out
@@ -281,7 +301,7 @@ def train(config: RankConfig, data_dir=None, runs_root=None, progress: Progress 
     metrics.update({
         "seconds_per_epoch": float(np.median(secs)) if secs else 0.0,
         "epochs_run": len(history),
-        "best_epoch": int(max(history, key=lambda h: h["val/auc"])["epoch"]) if history else 0,
+        "best_epoch": int(max(history, key=lambda h: h.get(SELECT_KEY[config.select], h["val/auc"]))["epoch"]) if history else 0,
         "train_seconds": train_seconds if stored is None else stored[2].get("train_seconds", 0.0),
         "weights_reused": stored is not None,
         "n_parameters": int(sum(p.numel() for p in model.parameters())),

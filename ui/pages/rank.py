@@ -52,6 +52,27 @@ def load_ranker(path: str):
     return load_run(path)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def two_stage_summary(ranker_path: str, recall_path: str) -> dict[str, dict[str, float]]:
+    """Validation and test NDCG@10 of the recall order, the re-ranked top 200 and the ranker alone (protocol R2)."""
+    from engine.rank import protocol
+
+    rank_run, recall_run = load_ranker(ranker_path), load_recall_run(recall_path)
+    out = {}
+    for part, es in (("val", rank_run.split.val), ("test", rank_run.split.test)):
+        m = protocol.two_stage(rank_run.model, recall_run.model, es).metrics
+        out[part] = {"recall": m["ndcg@10_recall_only"], "reranked": m["ndcg@10"],
+                     "alone": rank_run.metrics.get(f"{part}/ndcg@10_all", float("nan"))}
+    return out
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def load_recall_run(path: str):
+    from engine.recsys.run import load_run
+
+    return load_run(path)
+
+
 # -- pick: recall run, ranker run, user ------------------------------------------------------------
 ch = choice()
 recall = pick_run(RECALL_MODELS, default_model="mind", key="recall_run", label=t("rank.recall_run"))
@@ -92,6 +113,14 @@ with st.expander(t("rank.compare"), expanded=False):
     st.dataframe(pd.DataFrame([{t("rank.col_model"): r["config"].label, t("rank.col_val_auc"): r["metrics"]["val/auc"],
                                 t("rank.col_test_auc"): r["metrics"]["test/auc"], t("rank.col_test_auc100"): r["metrics"]["test/auc@1:100"]}
                                for r in allr]), hide_index=True, width="stretch")
+
+summary = two_stage_summary(str(rank_run.path), str(recall.path))
+st.markdown(t("rank.summary_header"))
+st.dataframe(pd.DataFrame({t("rank.col_recall_order"): [summary[p]["recall"] for p in ("val", "test")],
+                           t("rank.col_reranked"): [summary[p]["reranked"] for p in ("val", "test")],
+                           t("rank.col_alone"): [summary[p]["alone"] for p in ("val", "test")]},
+                          index=[t("rank.row_val"), t("rank.row_test")]).style.format("{:.3f}"), width="stretch")
+st.caption(t("rank.summary_caption"))
 
 row = user_picker(split.test, label=t("rank.user"))
 n = st.slider(t("rank.n_candidates"), 10, 200, 50, 10, key="n_cand", bind="query-params", help=t("rank.n_help"))
