@@ -100,3 +100,23 @@ def test_a_short_training_run_dien_beats_the_target_agnostic_base_model(tmp_path
     np.testing.assert_allclose(protocol.score(again.model, es.hist, es.lens, np.array([t[:1] for t in es.targets])),
                                protocol.score(dien.model, es.hist, es.lens, np.array([t[:1] for t in es.targets])), rtol=1e-5)
     assert {"test/auc", "test/auc@1:100", "val/auc", "val/auc@1:100", "test/ndcg@10_all", "val/ndcg@10_all"} <= set(dien.metrics)
+
+
+def test_full_ranking_scores_every_unseen_item_and_never_recommends_the_history(split):
+    wanted = torch.zeros(split.n_items + 1)
+    wanted[np.concatenate(split.test.targets)] = 5.0  # some held-out items everyone would like
+
+    class HistoryLover(torch.nn.Module):  # a stand-in ranker that likes the user's own history best of all
+        n_items = split.n_items
+
+        def forward(self, hist, lens, items):
+            in_hist = (items[:, :, None] == hist[:, None, :]).any(-1).float()
+            return 10.0 * in_hist + wanted[items] - 1e-3 * items.float()
+
+    got = protocol.full_ranking(HistoryLover(), split.test)
+    expected_top = []
+    for seen in split.test.seen:
+        unseen = np.setdiff1d(np.arange(1, split.n_items + 1), seen)
+        expected_top.append(unseen[np.argsort(-(wanted[unseen].numpy() - 1e-3 * unseen), kind="stable")][:10])
+    assert got == protocol.ranking_metrics(np.array(expected_top), split.test.targets)
+    assert got["hitrate@10"] > 0.3  # the history, scored highest, was left out: the wanted items fill the top 10
