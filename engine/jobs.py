@@ -305,6 +305,29 @@ def xray_key(config) -> str:
     return "xray-" + store.config_hash(config.resolved())
 
 
+def xray_best_work(seed: int, member, runs_root: str | None, progress, on_epoch) -> dict:  # noqa: ARG001 (no epoch curve: three models)
+    """The `best` preset (engine.vision.best_preset) as job work: trained into the run store, or reused."""
+    from engine.store import load_json
+    from engine.vision.best_preset import train_and_save_best
+
+    out = train_and_save_best(seed, member, runs_root, progress=progress)
+    m = load_json(out / "metrics.json")
+    return {"path": str(out), "test/auc": float(m["test/auc"]), "test/acc": float(m["test/acc"])}
+
+
+def xray_best_key(seed: int, member=None) -> str:
+    from engine import store
+    from engine.vision.best_preset import preset_config
+
+    return "xray-best-" + store.config_hash(preset_config(seed, member))
+
+
+def train_xray_best(seed: int, member=None, owner: str | None = None, label: str = "", runs_root: str | None = None) -> Job:
+    """Submit (or attach to) the training of the `best` preset for `seed` as a job."""
+    work = functools.partial(xray_best_work, seed, member, None if runs_root is None else str(runs_root))
+    return runner().submit(xray_best_key(seed, member), work, label=label or f"X-ray best preset seed {seed}", owner=owner)
+
+
 def train_xray(config, owner: str | None = None, label: str = "", runs_root: str | None = None) -> Job:
     """Submit (or attach to) the X-ray training of `config` as a job keyed by its resolved config."""
     work = functools.partial(xray_work, config, None if runs_root is None else str(runs_root))

@@ -60,3 +60,33 @@ def test_cli_rejects_a_bad_fraction_with_a_sentence(tmp_path, capsys):
     assert main(["xray", "train", "--fraction", "0", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "--fraction" in err and "Traceback" not in err
+
+
+def test_the_preset_in_the_run_store_is_listed_reused_and_answers_for_one_image_as_in_its_predictions(tmp_path, monkeypatch):
+    from engine.data.medmnist import load_pneumoniamnist
+    from engine.vision.best_preset import list_presets, preset_view, train_and_save_best
+    from engine.vision.benchmark import PRESET_LABEL, comparison_rows
+    from engine.vision.train import XrayConfig
+
+    root = shared_data_or_skip("medmnist", "pneumoniamnist.npz").parents[1]
+    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(root))
+    member = XrayConfig(epochs=1, train_subset=128, threads=1)
+    out = train_and_save_best(2, member, root=str(tmp_path))
+    assert out.parent == tmp_path / "xray-preset" and list_presets(str(tmp_path))[0]["path"] == out
+    said = []
+    assert train_and_save_best(2, member, root=str(tmp_path), progress=lambda f, m: said.append(m)) == out  # reused
+    assert [m.code for m in said] == ["xray_progress_reusing"]
+    from engine import jobs
+
+    job_said = jobs.xray_best_work(2, member, str(tmp_path), lambda f, m: None, lambda h: None)  # what the page's job runs
+    assert job_said["path"] == str(out) and job_said["test/auc"] == json.loads((out / "metrics.json").read_text())["test/auc"]
+    assert jobs.xray_best_key(2, member) != jobs.xray_best_key(3, member)
+
+    image = load_pneumoniamnist(root=str(root)).images["test"][3]
+    v = preset_view(out, image)
+    stored = [row for row in csv.reader((out / "test_predictions.csv").open())][1 + 3]
+    assert stored[0] == "3" and abs(v.probability - float(stored[1])) < 1e-5  # the page's answer is the run's own prediction
+    assert v.label == ("pneumonia" if v.probability >= 0.5 else "normal") and len(v.members) == 3
+    assert isinstance(preset_view(out, b"not an image"), str)  # a broken upload is a sentence, not a traceback
+    rows = comparison_rows([], list_presets(str(tmp_path)))
+    assert not any(r["method"] == PRESET_LABEL for r in rows)  # a 128-image preset is not the whole-set row

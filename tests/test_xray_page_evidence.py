@@ -97,3 +97,30 @@ def test_the_evidence_views_speak_chinese(page_env):
     assert {"验证集灵敏度", "验证集特异度"} <= labels
     assert "测试集最终报告" in markdown(at) and "所有已保存的策略" in markdown(at)
     assert any(c.value.startswith("热力图来自") for c in at.caption)
+
+
+def test_the_best_preset_has_its_button_its_row_and_its_answer_for_an_image(page_env, xray_data, tmp_path, monkeypatch):
+    import json
+
+    from engine.vision.best_preset import train_and_save_best
+    from engine.vision.train import XrayConfig
+
+    root = tmp_path / "runs"
+    shutil.copytree(page_env, root / "xray" / page_env.name)
+    monkeypatch.setenv("EMBEDLAB_RUNS_DIR", str(root))
+    tiny = train_and_save_best(0, XrayConfig(epochs=1, train_subset=128, batch_size=32, threads=1), root=str(root), data=xray_data)
+    whole = tiny.with_name("best-as-if-whole-set")  # the comparison row averages presets trained on the whole set only
+    shutil.copytree(tiny, whole)
+    config = json.loads((whole / "config.json").read_text())
+    config["member_config"]["train_subset"] = 0
+    (whole / "config.json").write_text(json.dumps(config))
+    at = open_page(f"{PAGES}/xray.py", lang="en")
+    assert not at.exception, at.exception
+    assert at.button(key="xray_train_preset").label == "Train the best preset (seed 0)"
+    summary = next(d.value for d in at.dataframe if "source" in d.value.columns)
+    row = summary[summary["method"] == "Best preset: 3 scratch CNNs + TTA"]
+    metrics = json.loads((whole / "metrics.json").read_text())
+    assert len(row) == 1 and row["test AUC"].iloc[0] == pytest.approx(metrics["test/auc"])
+    side = at.dataframe[-1].value
+    mine = side[side["method"] == "Best preset: 3 scratch CNNs + TTA"]
+    assert len(mine) == 1 and 0 <= mine["probability"].iloc[0] <= 1

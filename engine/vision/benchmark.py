@@ -27,22 +27,33 @@ STRATEGY_LABELS = {
 }
 
 
-def comparison_rows(runs: list[dict]) -> list[dict]:
-    """One row per strategy (mean ± sd over the seeds present), then the published rows."""
+PRESET_LABEL = "Best preset: 3 scratch CNNs + TTA"
+
+
+def _mean_row(label: str, ms: list[dict]) -> dict:
+    row = {"method": label, "source": f"this app, {len(ms)} seed(s)", "seeds": len(ms)}
+    for key, name in (("val/auc", "val AUC"), ("val/acc", "val ACC"), ("test/auc", "AUC"), ("test/acc", "ACC"),
+                      ("test/sensitivity", "sensitivity"),
+                      ("test/specificity", "specificity"), ("train_seconds", "train s")):
+        v = np.array([m[key] for m in ms], dtype=float)
+        row[name] = float(v.mean())
+        row[f"{name} sd"] = float(v.std(ddof=1)) if len(v) > 1 else float("nan")
+    return row
+
+
+def comparison_rows(runs: list[dict], presets: list[dict] = ()) -> list[dict]:
+    """One row per strategy (mean ± sd over the seeds present), the `best` preset's row (engine.vision.best_preset,
+    its runs on the whole training set), then the published rows."""
     rows = []
     for strategy, label in STRATEGY_LABELS.items():
         ms = [r["metrics"] for r in runs if r["config"].strategy == strategy and r["config"].train_subset == 0
               and r["config"].train_fraction == 1.0]
-        if not ms:
-            continue
-        row = {"method": label, "source": f"this app, {len(ms)} seed(s)", "seeds": len(ms)}
-        for key, name in (("val/auc", "val AUC"), ("val/acc", "val ACC"), ("test/auc", "AUC"), ("test/acc", "ACC"),
-                          ("test/sensitivity", "sensitivity"),
-                          ("test/specificity", "specificity"), ("train_seconds", "train s")):
-            v = np.array([m[key] for m in ms], dtype=float)
-            row[name] = float(v.mean())
-            row[f"{name} sd"] = float(v.std(ddof=1)) if len(v) > 1 else float("nan")
-        rows.append(row)
+        if ms:
+            rows.append(_mean_row(label, ms))
+    whole = [p["metrics"] for p in presets if p["config"]["member_config"].get("train_subset", 0) == 0
+             and p["config"]["member_config"].get("train_fraction", 1.0) == 1.0]
+    if whole:
+        rows.append(_mean_row(PRESET_LABEL, whole))
     for method, auc, acc in PUBLISHED:
         rows.append({"method": method, "source": CITATION, "seeds": None, "AUC": auc, "ACC": acc})
     return rows

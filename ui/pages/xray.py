@@ -13,7 +13,8 @@ from engine.data.medmnist import CLASSES, XrayData, load_pneumoniamnist
 from engine.errors import EmbedLabError
 from engine.paths import ASSETS_DIR
 from engine.store import load_json
-from engine.vision.benchmark import STRATEGY_LABELS, comparison_rows, one_run_per_strategy, run_rows
+from engine.vision.benchmark import PRESET_LABEL, STRATEGY_LABELS, comparison_rows, one_run_per_strategy, run_rows
+from engine.vision.best_preset import list_presets, load_members, preset_view
 from engine.vision.explain import Analysis, CamView, XrayExplainer, cam_view, embedding_maps, overlay
 from engine.vision.gradcam import CAM_LAYERS, DEFAULT_CAM_LAYER
 from engine.vision.metrics import threshold_report, youden_threshold
@@ -42,6 +43,11 @@ def load_explainer(run: str, stamp: float) -> XrayExplainer:  # noqa: ARG001 (st
 @st.cache_resource(max_entries=8, show_spinner=t("common.loading_model"))
 def load_run_model(run: str, stamp: float):  # noqa: ARG001, ANN201 (the side-by-side view needs only the model)
     return load_model(Path(run)), load_config(Path(run))
+
+
+@st.cache_resource(max_entries=2, show_spinner=t("common.loading_model"))
+def load_preset_members(run: str, stamp: float):  # noqa: ARG001, ANN201
+    return load_members(run)
 
 
 @st.cache_data(max_entries=8)
@@ -179,13 +185,20 @@ with tab_train:
     seed = int(c2.number_input(t("xray.seed"), 0, 99, 0, key="xray_seed"))
     epochs = int(c3.number_input(t("xray.epochs"), 0, 60, 0, key="xray_epochs",
                                  help=t("xray.epochs_help")))
-    train_clicked = st.button(t("xray.train"), type="primary", key="xray_train")
+    b1, b2 = st.columns([1, 2])
+    train_clicked = b1.button(t("xray.train"), type="primary", key="xray_train")
+    preset_clicked = b2.button(t("xray.train_preset", seed=seed), key="xray_train_preset", help=t("xray.preset_help"))
     quick_clicked = not runs and st.button(t("xray.quick"),
                                            key="xray_quick")
     if train_clicked or quick_clicked:  # a shared job in a worker process: other visitors asking for it attach
         cfg = XrayConfig(strategy="linear-probe" if quick_clicked else strategy, seed=seed,
                          epochs=0 if quick_clicked else epochs)
         job = jobs.train_xray(cfg, owner=session_id(), label=t("xray.training", strategy=strategy_label(cfg.strategy), seed=seed))
+        keys = st.session_state.setdefault(JOBS_KEY, [])
+        if job.key not in keys:
+            keys.append(job.key)
+    if preset_clicked:  # three scratch CNNs and test-time augmentation, chosen on val (bench/xray/best.md)
+        job = jobs.train_xray_best(seed, owner=session_id(), label=t("xray.training_preset", seed=seed))
         keys = st.session_state.setdefault(JOBS_KEY, [])
         if job.key not in keys:
             keys.append(job.key)
@@ -198,8 +211,9 @@ with tab_train:
 
     if runs:
         st.subheader(t("xray.benchmark"))
-        table = pd.DataFrame(comparison_rows(runs))
-        table["method"] = table["method"].map({v: strategy_label(k) for k, v in STRATEGY_LABELS.items()}).fillna(table["method"])
+        table = pd.DataFrame(comparison_rows(runs, list_presets()))
+        table["method"] = table["method"].map({**{v: strategy_label(k) for k, v in STRATEGY_LABELS.items()},
+                                               PRESET_LABEL: t("xray.preset_name")}).fillna(table["method"])
         table["source"] = [t("xray.source_ours", n=int(n)) if n == n and n else t("xray.source_published") for n in table["seeds"]]
         table = table.reindex(columns=["method", "source", "val AUC", "AUC", "AUC sd", "ACC", "ACC sd", "sensitivity", "specificity",
                                        "train s"]).dropna(axis=1, how="all")  # only runs on the whole training set are averaged
@@ -302,6 +316,19 @@ def show_side_by_side(source, runs: list[dict], layer: str) -> None:  # noqa: AN
                   caption=t("xray.side_caption", strategy=name, p=f"{v.probability:.2f}", label=class_label(v.label), h=v.grid[0], w=v.grid[1]))
         rows.append({t("xray.col_method"): name, t("xray.seed"): r["config"].seed, t("xray.col_probability"): round(v.probability, 3),
                      t("xray.col_label_at"): class_label(v.label), t("xray.col_test_auc"): round(r["metrics"]["test/auc"], 3)})
+    presets = [p for p in list_presets() if p["config"]["member_config"].get("train_subset", 0) == 0] or list_presets()
+    if presets:  # the newest preset, on the whole training set when there is one
+        p = presets[0]
+        v = preset_view(p["path"], source, load_preset_members(str(p["path"]), stamp(Path(p["path"]))))
+        col = cols[len(views)] if len(views) < len(cols) else st.columns(4)[0]
+        name = t("xray.preset_name")
+        if isinstance(v, str):
+            col.error(error_text(v), icon="🚫")
+        else:
+            col.image(v.image, width="stretch", caption=t("xray.side_caption_preset", p=f"{v.probability:.2f}", label=class_label(v.label),
+                                                        spread=", ".join(f"{q:.2f}" for q in v.members)))
+            rows.append({t("xray.col_method"): name, t("xray.seed"): p["config"]["seed"], t("xray.col_probability"): round(v.probability, 3),
+                         t("xray.col_label_at"): class_label(v.label), t("xray.col_test_auc"): round(p["metrics"]["test/auc"], 3)})
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
     st.caption(t("xray.side_note"))
