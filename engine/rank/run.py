@@ -135,6 +135,18 @@ class RankConfig:
         return dataclasses.replace(self, **changes)
 
 
+TRAINING_SETTINGS = ("negatives", "n_negatives", "category_share", "loss", "select", "logq")
+
+
+def settings_kind(config: RankConfig) -> str:
+    """"default" (the validation-chosen settings), "papers" (PAPERS) or "custom": how a run's negatives, loss and
+    stopping rule compare, so two runs of the same model can be told apart."""
+    mine = {k: getattr(config, k) for k in TRAINING_SETTINGS}
+    if mine == {k: getattr(RankConfig(), k) for k in TRAINING_SETTINGS}:
+        return "default"
+    return "papers" if mine == {k: getattr(RankConfig(**PAPERS), k) for k in TRAINING_SETTINGS} else "custom"
+
+
 def training_key(config: RankConfig) -> str:
     """Hash of everything the ranker's weights depend on (the recall run is not among them)."""
     return store.config_hash(config.replace(recall_run=None))

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine.rank import inspect as ins
+from engine.rank.run import settings_kind
 from pages.common import choice, friendly_errors, pick_run, st_progress, user_picker
 from pages.i18n import t
 
@@ -40,9 +41,16 @@ def train_ranker(config) -> None:
 
 
 def stored_rankers(dataset: str, seed: int) -> list[dict]:
-    from engine.rank.run import list_runs
+    """Stored rankers of this split, one per trained model (a ranker evaluated behind several recall runs is stored
+    once per recall run with the same weights), the validation-chosen settings first, then newest first."""
+    from engine.rank.run import list_runs, settings_kind, training_key
 
-    return [r for r in list_runs() if r["config"].dataset == dataset and r["config"].seed == seed]
+    seen, out = set(), []
+    for r in list_runs():
+        if r["config"].dataset == dataset and r["config"].seed == seed and training_key(r["config"]) not in seen:
+            seen.add(training_key(r["config"]))
+            out.append(r)
+    return sorted(out, key=lambda r: settings_kind(r["config"]) != "default")  # stable: newest first within each
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -95,7 +103,7 @@ if model == "dien":
 by_path = {str(r["path"]): r for r in runs}
 path = st.selectbox(t("rank.ranker_run"), list(by_path), key="ranker_run",
                     format_func=lambda p: t("rank.run_label", label=by_path[p]["config"].label, auc=by_path[p]["metrics"]["test/auc"],
-                                            hash=p.rsplit("-", 1)[-1][:6]))
+                                            hash=p.rsplit("-", 1)[-1][:6], settings=t("rank.settings_" + settings_kind(by_path[p]["config"]))))
 with friendly_errors():
     rank_run = load_ranker(path)
 if rank_run.split.n_items != recall.split.n_items or rank_run.config.seed != recall.config.seed:
@@ -110,7 +118,8 @@ k3.metric(t("rank.test_auc100"), f"{m['test/auc@1:100']:.3f}")
 
 with st.expander(t("rank.compare"), expanded=False):
     allr = stored_rankers(ch.dataset, ch.seed)
-    st.dataframe(pd.DataFrame([{t("rank.col_model"): r["config"].label, t("rank.col_val_auc"): r["metrics"]["val/auc"],
+    st.dataframe(pd.DataFrame([{t("rank.col_model"): r["config"].label, t("rank.col_settings"): t("rank.settings_" + settings_kind(r["config"])),
+                                t("rank.col_val_alone"): r["metrics"].get("val/ndcg@10_all"), t("rank.col_val_auc"): r["metrics"]["val/auc"],
                                 t("rank.col_test_auc"): r["metrics"]["test/auc"], t("rank.col_test_auc100"): r["metrics"]["test/auc@1:100"]}
                                for r in allr]), hide_index=True, width="stretch")
 
