@@ -285,7 +285,6 @@ def train_recsys(config, owner: str | None = None, force: bool = False, label: s
 def xray_work(config, runs_root: str | None, progress, on_epoch) -> dict:
     """An X-ray fine-tuning as job work (top level, for a child process); the trainer reports one epoch record at a
     time, the job keeps the history. Returns a small summary."""
-    from engine.store import load_json
     from engine.vision.train import train_and_save
 
     history: list[dict] = []
@@ -294,7 +293,13 @@ def xray_work(config, runs_root: str | None, progress, on_epoch) -> dict:
         history.append(rec)
         on_epoch(list(history))
 
-    out = train_and_save(config, runs_root, progress=progress, on_epoch=each)
+    return _xray_summary(train_and_save(config, runs_root, progress=progress, on_epoch=each))
+
+
+def _xray_summary(out) -> dict:
+    """What an X-ray job returns: the run's path and its test AUC and ACC."""
+    from engine.store import load_json
+
     m = load_json(out / "metrics.json")
     return {"path": str(out), "test/auc": float(m["test/auc"]), "test/acc": float(m["test/acc"])}
 
@@ -307,12 +312,9 @@ def xray_key(config) -> str:
 
 def xray_best_work(seed: int, member, runs_root: str | None, progress, on_epoch) -> dict:  # noqa: ARG001 (no epoch curve: three models)
     """The `best` preset (engine.vision.best_preset) as job work: trained into the run store, or reused."""
-    from engine.store import load_json
     from engine.vision.best_preset import train_and_save_best
 
-    out = train_and_save_best(seed, member, runs_root, progress=progress)
-    m = load_json(out / "metrics.json")
-    return {"path": str(out), "test/auc": float(m["test/auc"]), "test/acc": float(m["test/acc"])}
+    return _xray_summary(train_and_save_best(seed, member, runs_root, progress=progress))
 
 
 def xray_best_key(seed: int, member=None) -> str:

@@ -14,7 +14,7 @@ import tempfile
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -155,9 +155,10 @@ def _run_dirs(kind: str, root: str | os.PathLike | None) -> list[Path]:
     return [p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")]  # ".<name>.*.part": being built
 
 
-def list_runs(kind: str, root: str | os.PathLike | None = None) -> list[Path]:
-    """Complete, readable runs of a kind, newest first (runs being built and damaged runs are left out)."""
-    runs = [p for p in _run_dirs(kind, root) if is_complete(p)]
+def list_runs(kind: str, root: str | os.PathLike | None = None, complete: Callable[[Path], bool] | None = None) -> list[Path]:
+    """Complete, readable runs of a kind, newest first (runs being built and damaged runs are left out). `complete`
+    replaces `is_complete` for a kind whose runs hold other files (the X-ray preset's members)."""
+    runs = [p for p in _run_dirs(kind, root) if (complete or is_complete)(p)]
     return sorted(runs, key=lambda p: (p / "metrics.json").stat().st_mtime, reverse=True)
 
 

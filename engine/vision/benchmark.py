@@ -41,6 +41,13 @@ def _mean_row(label: str, ms: list[dict]) -> dict:
     return row
 
 
+def on_whole_training_set(preset: dict) -> bool:
+    """A listed preset (engine.vision.best_preset.list_presets) whose members trained on every training image (no
+    subset, no fraction): the only kind the comparison averages, as for the single strategies."""
+    member = preset["config"]["member_config"]
+    return member.get("train_subset", 0) == 0 and member.get("train_fraction", 1.0) == 1.0
+
+
 def comparison_rows(runs: list[dict], presets: list[dict] = ()) -> list[dict]:
     """One row per strategy (mean ± sd over the seeds present), the `best` preset's row (engine.vision.best_preset,
     its runs on the whole training set), then the published rows."""
@@ -50,8 +57,7 @@ def comparison_rows(runs: list[dict], presets: list[dict] = ()) -> list[dict]:
               and r["config"].train_fraction == 1.0]
         if ms:
             rows.append(_mean_row(label, ms))
-    whole = [p["metrics"] for p in presets if p["config"]["member_config"].get("train_subset", 0) == 0
-             and p["config"]["member_config"].get("train_fraction", 1.0) == 1.0]
+    whole = [p["metrics"] for p in presets if on_whole_training_set(p)]
     if whole:
         rows.append(_mean_row(PRESET_LABEL, whole))
     for method, auc, acc in PUBLISHED:

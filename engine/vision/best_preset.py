@@ -19,8 +19,7 @@ from engine.data.images import Source, preprocess
 from engine.data.medmnist import CLASSES, XrayData, load_pneumoniamnist
 from engine.progress import Progress, silent
 from engine.errors import Message
-from engine.paths import runs_dir
-from engine.store import building, load_json, run_path, save_json, save_state
+from engine.store import building, list_runs, load_json, run_path, save_json, save_state
 from engine.vision.ensemble import BEST_MEMBERS, BEST_TTA, ensemble_logits, member_seeds, tta_logits
 from engine.vision.metrics import binary_metrics
 from engine.vision.explain import failure_message
@@ -122,10 +121,8 @@ def train_and_save_best(seed: int, member: XrayConfig | None = None, root: str |
 
 def list_presets(root: str | None = None) -> list[dict]:
     """Complete preset runs, newest first: {"path", "config" (dict), "metrics"}."""
-    base = runs_dir(root) / KIND
-    paths = [p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".") and is_complete(p)] if base.exists() else []
-    paths.sort(key=lambda p: (p / "metrics.json").stat().st_mtime, reverse=True)
-    return [{"path": p, "config": load_json(p / "config.json"), "metrics": load_json(p / "metrics.json")} for p in paths]
+    return [{"path": p, "config": load_json(p / "config.json"), "metrics": load_json(p / "metrics.json")}
+            for p in list_runs(KIND, root, complete=is_complete)]
 
 
 @dataclass

@@ -10,7 +10,7 @@ import streamlit as st
 
 from engine.rank import inspect as ins
 from engine.rank.run import settings_kind
-from pages.common import choice, friendly_errors, pick_run, st_progress, user_picker
+from pages.common import choice, friendly_errors, load_run_cached, pick_run, st_progress, user_picker
 from pages.i18n import t
 
 SYMBOL_A = "a_t"  # the paper's symbol for the attention score: the same in every language
@@ -47,8 +47,8 @@ def stored_rankers(dataset: str, seed: int) -> list[dict]:
 
     seen, out = set(), []
     for r in list_runs():
-        if r["config"].dataset == dataset and r["config"].seed == seed and training_key(r["config"]) not in seen:
-            seen.add(training_key(r["config"]))
+        if r["config"].dataset == dataset and r["config"].seed == seed and (key := training_key(r["config"])) not in seen:
+            seen.add(key)
             out.append(r)
     return sorted(out, key=lambda r: settings_kind(r["config"]) != "default")  # stable: newest first within each
 
@@ -65,20 +65,13 @@ def two_stage_summary(ranker_path: str, recall_path: str) -> dict[str, dict[str,
     """Validation and test NDCG@10 of the recall order, the re-ranked top 200 and the ranker alone (protocol R2)."""
     from engine.rank import protocol
 
-    rank_run, recall_run = load_ranker(ranker_path), load_recall_run(recall_path)
+    rank_run, recall_run = load_ranker(ranker_path), load_run_cached(recall_path)
     out = {}
     for part, es in (("val", rank_run.split.val), ("test", rank_run.split.test)):
         m = protocol.two_stage(rank_run.model, recall_run.model, es).metrics
         out[part] = {"recall": m["ndcg@10_recall_only"], "reranked": m["ndcg@10"],
                      "alone": rank_run.metrics.get(f"{part}/ndcg@10_all", float("nan"))}
     return out
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def load_recall_run(path: str):
-    from engine.recsys.run import load_run
-
-    return load_run(path)
 
 
 # -- pick: recall run, ranker run, user ------------------------------------------------------------

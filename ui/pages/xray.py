@@ -13,7 +13,7 @@ from engine.data.medmnist import CLASSES, XrayData, load_pneumoniamnist
 from engine.errors import EmbedLabError
 from engine.paths import ASSETS_DIR
 from engine.store import load_json
-from engine.vision.benchmark import PRESET_LABEL, STRATEGY_LABELS, comparison_rows, one_run_per_strategy, run_rows
+from engine.vision.benchmark import PRESET_LABEL, STRATEGY_LABELS, comparison_rows, on_whole_training_set, one_run_per_strategy, run_rows
 from engine.vision.best_preset import list_presets, load_members, preset_view
 from engine.vision.explain import Analysis, CamView, XrayExplainer, cam_view, embedding_maps, overlay
 from engine.vision.gradcam import CAM_LAYERS, DEFAULT_CAM_LAYER
@@ -66,6 +66,13 @@ def load_maps(run: str, stamp: float) -> dict[str, np.ndarray]:  # noqa: ARG001
 
 def stamp(run: Path) -> float:
     return (run / "metrics.json").stat().st_mtime
+
+
+def follow(job) -> None:  # noqa: ANN001 (an engine.jobs.Job)
+    """Watch `job` in this session (its key only: the job itself lives in the runner)."""
+    keys = st.session_state.setdefault(JOBS_KEY, [])
+    if job.key not in keys:
+        keys.append(job.key)
 
 
 def strategy_label(strategy: str) -> str:
@@ -193,15 +200,9 @@ with tab_train:
     if train_clicked or quick_clicked:  # a shared job in a worker process: other visitors asking for it attach
         cfg = XrayConfig(strategy="linear-probe" if quick_clicked else strategy, seed=seed,
                          epochs=0 if quick_clicked else epochs)
-        job = jobs.train_xray(cfg, owner=session_id(), label=t("xray.training", strategy=strategy_label(cfg.strategy), seed=seed))
-        keys = st.session_state.setdefault(JOBS_KEY, [])
-        if job.key not in keys:
-            keys.append(job.key)
+        follow(jobs.train_xray(cfg, owner=session_id(), label=t("xray.training", strategy=strategy_label(cfg.strategy), seed=seed)))
     if preset_clicked:  # three scratch CNNs and test-time augmentation, chosen on val (bench/xray/best.md)
-        job = jobs.train_xray_best(seed, owner=session_id(), label=t("xray.training_preset", seed=seed))
-        keys = st.session_state.setdefault(JOBS_KEY, [])
-        if job.key not in keys:
-            keys.append(job.key)
+        follow(jobs.train_xray_best(seed, owner=session_id(), label=t("xray.training_preset", seed=seed)))
     if st.session_state.get(JOBS_KEY):
         watch_jobs(st.session_state[JOBS_KEY], figure=curves,
                    done=lambda label, r: t("xray.done", auc=f"{r.get('test/auc', float('nan')):.3f}", acc=f"{r.get('test/acc', float('nan')):.3f}"))
@@ -316,9 +317,9 @@ def show_side_by_side(source, runs: list[dict], layer: str) -> None:  # noqa: AN
                   caption=t("xray.side_caption", strategy=name, p=f"{v.probability:.2f}", label=class_label(v.label), h=v.grid[0], w=v.grid[1]))
         rows.append({t("xray.col_method"): name, t("xray.seed"): r["config"].seed, t("xray.col_probability"): round(v.probability, 3),
                      t("xray.col_label_at"): class_label(v.label), t("xray.col_test_auc"): round(r["metrics"]["test/auc"], 3)})
-    presets = [p for p in list_presets() if p["config"]["member_config"].get("train_subset", 0) == 0] or list_presets()
+    presets = list_presets()
     if presets:  # the newest preset, on the whole training set when there is one
-        p = presets[0]
+        p = next((q for q in presets if on_whole_training_set(q)), presets[0])
         v = preset_view(p["path"], source, load_preset_members(str(p["path"]), stamp(Path(p["path"]))))
         col = cols[len(views)] if len(views) < len(cols) else st.columns(4)[0]
         name = t("xray.preset_name")
