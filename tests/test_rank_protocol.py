@@ -120,3 +120,26 @@ def test_full_ranking_scores_every_unseen_item_and_never_recommends_the_history(
         expected_top.append(unseen[np.argsort(-(wanted[unseen].numpy() - 1e-3 * unseen), kind="stable")][:10])
     assert got == protocol.ranking_metrics(np.array(expected_top), split.test.targets)
     assert got["hitrate@10"] > 0.3  # the history, scored highest, was left out: the wanted items fill the top 10
+
+
+def test_a_ranker_run_that_fails_while_being_written_leaves_no_run_behind(tmp_path, monkeypatch):
+    """The run is built in a hidden folder and renamed into place once complete (store.building)."""
+    from engine import store
+    from engine.rank import run as rank_run
+
+    config = RankConfig(model="base", dataset="synthetic", synthetic=SMALL, seed=0, dim=8, cat_dim=4, epochs=1, batch_size=256)
+    real_save_state = store.save_state
+
+    def disk_full(path, state):
+        real_save_state(path, state)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "save_state", disk_full)
+    with pytest.raises(OSError):
+        train(config, runs_root=tmp_path, threads=1)
+    assert rank_run.list_runs(tmp_path) == []
+    assert not store.run_path(rank_run.KIND, "base", config, tmp_path).exists()
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".part")]
+    monkeypatch.setattr(store, "save_state", real_save_state)
+    run = train(config, runs_root=tmp_path, threads=1)  # the next try writes the whole run
+    assert [r["path"] for r in rank_run.list_runs(tmp_path)] == [run.path]

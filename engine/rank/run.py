@@ -5,9 +5,10 @@
     run.metrics["test/auc"], run.metrics["test/ndcg@10"], run.metrics["test/ndcg@10_recall_only"]
 
 A run directory (<runs>/rank/<model>-<hash>) holds config.json, model.pt (state_dict), history.json
-and metrics.json (written last). The ranker's weights do not depend on the recall run (it only
-feeds the two-stage evaluation), so a run with the same training settings and another recall run
-reuses the stored weights instead of training again (`training_key`).
+and metrics.json; it is built in a hidden folder beside it and renamed into place when complete
+(`store.building`), so a killed training leaves no listed run. The ranker's weights do not depend on
+the recall run (it only feeds the two-stage evaluation), so a run with the same training settings
+and another recall run reuses the stored weights instead of training again (`training_key`).
 
 Metric keys: {val,test}/auc (1:1), {val,test}/auc@1:100, and with a recall run
 {val,test}/{recall,ndcg,hitrate}@10 (re-ranked) and the same with `_recall_only`.
@@ -319,12 +320,11 @@ def train(config: RankConfig, data_dir=None, runs_root=None, progress: Progress 
         "n_parameters": int(sum(p.numel() for p in model.parameters())),
         "threads": int(torch.get_num_threads()),
     })
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "metrics.json").unlink(missing_ok=True)
-    store.save_json(path / "config.json", config.to_dict())
-    store.save_state(path / "model.pt", model.state_dict())
-    store.save_json(path / "history.json", history)
-    store.save_json(path / "metrics.json", metrics)  # last: marks the run complete
+    with store.building(path, replace=force) as tmp:  # a temporary folder, renamed to `path` once complete
+        store.save_json(tmp / "config.json", config.to_dict())
+        store.save_state(tmp / "model.pt", model.state_dict())
+        store.save_json(tmp / "history.json", history)
+        store.save_json(tmp / "metrics.json", metrics)
     progress(1.0, Message(f"done: test AUC {metrics['test/auc']:.4f}", "rank_progress_done", auc=f"{metrics['test/auc']:.4f}"))
     return RankRun(config=config, model=model, split=split, metrics=metrics, history=history, path=path)
 
