@@ -334,3 +334,24 @@ def train_xray(config, owner: str | None = None, label: str = "", runs_root: str
     """Submit (or attach to) the X-ray training of `config` as a job keyed by its resolved config."""
     work = functools.partial(xray_work, config, None if runs_root is None else str(runs_root))
     return runner().submit(xray_key(config), work, label=label or f"X-ray {config.strategy} seed {config.seed}", owner=owner)
+
+
+def rank_work(config, runs_root: str | None, progress, on_epoch) -> dict:
+    """A ranker training (engine.rank.run.train) as job work (top level, for a child process); returns the run's path
+    and its test AUC."""
+    from engine.rank.run import train
+
+    run = train(config, runs_root=runs_root, progress=progress, on_epoch=on_epoch, threads=APP_THREADS)
+    return {"path": str(run.path), "test/auc": float(run.metrics["test/auc"])}
+
+
+def rank_key(config) -> str:
+    from engine import store
+
+    return "rank-" + store.config_hash(config)
+
+
+def train_rank(config, owner: str | None = None, label: str = "", runs_root: str | None = None) -> Job:
+    """Submit (or attach to) the training of ranker `config` as a job keyed by its config hash."""
+    work = functools.partial(rank_work, config, None if runs_root is None else str(runs_root))
+    return runner().submit(rank_key(config), work, label=label or f"{config.model} on {config.dataset}", owner=owner)

@@ -100,6 +100,15 @@ def test_rank_page_alpha_slider_switches_between_stored_dien_runs_and_din_has_no
     assert not any(t.startswith("PCA of") for t in charts(at))
     assert any("not to 1" in c.value for c in at.caption)
 
-    at.radio(key="ranker").set_value("base").run()  # no stored BaseModel: the page trains a small one
+    at.radio(key="ranker").set_value("base").run()  # no stored BaseModel: the page trains a small one as a shared job
+    ok(at)
+    assert any("No stored run of this ranker" in i.value for i in at.info)
+    from engine.jobs import rank_key, runner
+    from engine.rank.run import app_default
+
+    job = runner().get(rank_key(app_default("synthetic", 0, "base")))
+    assert job is not None  # the page returned at once; the training runs outside its script run
+    assert runner().wait(job.key, 300).state == "done" and job.history and "val/ndcg@10_all" in job.history[-1]
+    at.run()  # the page's fragment reruns the page once the job is done
     ok(at)
     assert any("no attention" in i.value for i in at.info)

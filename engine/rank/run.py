@@ -136,6 +136,14 @@ class RankConfig:
         return dataclasses.replace(self, **changes)
 
 
+APP_EPOCHS = 10  # at most: the small ranker a page trains on a first visit stops on validation NDCG@10 (under a minute on synthetic data)
+
+
+def app_default(dataset: str, seed: int, model: str = "dien", aux_weight: float = 1.0) -> RankConfig:
+    """The small ranker the /rank page trains when none is stored for a dataset and seed (chosen settings, small sizes)."""
+    return RankConfig(model=model, dataset=dataset, seed=seed, dim=16, cat_dim=8, epochs=APP_EPOCHS, aux_weight=aux_weight)
+
+
 TRAINING_SETTINGS = ("negatives", "n_negatives", "category_share", "loss", "select", "logq")
 
 
@@ -234,8 +242,9 @@ def fit(model: Ranker, split: R1Split, config: RankConfig, progress: Progress = 
         history.append(row)
         if on_epoch is not None:
             on_epoch(list(history))
-        progress(epoch / config.epochs, Message(f"epoch {epoch}: loss {row['loss/target']:.4f}, val AUC {row['val/auc']:.4f}", "rank_progress_epoch",
-                                                   epoch=epoch, loss=f"{row['loss/target']:.4f}", auc=f"{row['val/auc']:.4f}"))
+        progress(epoch / config.epochs, Message(f"epoch {epoch}: loss {row['loss/target']:.4f}, val AUC {row['val/auc']:.4f}, val NDCG@10 {row['val/ndcg@10_all']:.4f}",
+                                                   "rank_progress_epoch", epoch=epoch, loss=f"{row['loss/target']:.4f}", auc=f"{row['val/auc']:.4f}",
+                                                   ndcg=f"{row['val/ndcg@10_all']:.4f}"))
         if stopper.update(model, row[SELECT_KEY[config.select]]):
             break
     stopper.restore(model)

@@ -13,7 +13,6 @@ from typing import Iterator
 import streamlit as st
 
 from engine.errors import EmbedLabError
-from engine.progress import Progress
 from pages.i18n import error_text, t
 
 DATASET_KEY, SEED_KEY = "dataset", "seed"
@@ -35,16 +34,6 @@ def choice() -> Choice:
     """The sidebar's dataset and seed (app.py draws the widgets; defaults when run alone)."""
     return Choice(dataset=str(st.session_state.get(DATASET_KEY) or "synthetic"),
                   seed=int(st.session_state.get(SEED_KEY) or 0))
-
-
-def st_progress(label: str) -> tuple[Progress, "st.delta_generator.DeltaGenerator"]:
-    """An engine progress callback drawn as an st.progress bar; returns (callback, bar)."""
-    bar = st.progress(0.0, text=label)
-
-    def progress(fraction: float, message: str) -> None:
-        bar.progress(min(1.0, max(0.0, float(fraction))), text=f"{label} — {error_text(message)}")  # translated when the engine sends a coded Message
-
-    return progress, bar
 
 
 @contextlib.contextmanager
@@ -139,7 +128,7 @@ def _recall_done(label: str, result: dict) -> str:
     return t("jobs.done", label=label, recall=f"{r:.3f}" if r is not None else "—")
 
 
-def _draw_job(snap: dict, key: str, figure=None, done=None) -> None:
+def draw_job(snap: dict, key: str, figure=None, done=None) -> None:
     """One job's progress: a bar, the live chart (`figure(history)`; default loss / validation Recall@50), a cancel
     button for its owner; when finished, `done(label, result)` (default: the recall sentence)."""
     from engine import jobs
@@ -185,7 +174,7 @@ def watch_jobs(keys: list[str], every: float = 2.0, figure=None, done=None) -> N
     if not active:
         for k in keys:
             if (s := job_snapshot(k)) is not None:
-                _draw_job(s, k, figure, done)
+                draw_job(s, k, figure, done)
         return
 
     @st.fragment(run_every=every)
@@ -196,7 +185,7 @@ def watch_jobs(keys: list[str], every: float = 2.0, figure=None, done=None) -> N
         for k, s in snaps.items():
             if s is not None:
                 with st.container(border=True):
-                    _draw_job(s, k, figure, done)
+                    draw_job(s, k, figure, done)
 
     panel()
 
@@ -264,7 +253,7 @@ def pick_run(models: tuple[str, ...], default_model: str = "mind", key: str = RU
             st.info(t("jobs.none_yet", models=" / ".join(MODEL_LABELS[m] for m in models)))
             submit_training(cfg)
         elif snap["state"] in ("failed", "cancelled"):
-            _draw_job(snap, key_)
+            draw_job(snap, key_)
             st.button(t("jobs.train_again"), key="train-again", type="primary", on_click=lambda: submit_training(cfg))
             st.stop()
         else:

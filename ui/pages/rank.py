@@ -10,34 +10,46 @@ import streamlit as st
 
 from engine.rank import inspect as ins
 from engine.rank.run import settings_kind
-from pages.common import choice, friendly_errors, load_run_cached, pick_run, st_progress, user_picker
+from engine.jobs import rank_key
+from engine.rank.run import app_default
+from pages.common import (choice, draw_job, friendly_errors, job_snapshot, load_run_cached, pick_run, session_id, user_picker,
+                          watch_jobs)
 from pages.i18n import t
 
 SYMBOL_A = "a_t"  # the paper's symbol for the attention score: the same in every language
 
 RECALL_MODELS = ("youtubednn", "mind", "comirec-dr", "comirec-sa")
 RANKERS = ("dien", "din", "base")
-DEFAULT_EPOCHS = 10  # at most: the small default ranker a first visit trains stops on validation NDCG@10 (under a minute on synthetic data)
 
 st.title(t("rank.title"))
 st.markdown(t("rank.intro"))
 
 
-def default_ranker_config(dataset: str, seed: int, model: str = "dien", aux_weight: float = 1.0):
-    from engine.rank.run import RankConfig
+def ranker_job(config):
+    """Start (or attach to) the training of ranker `config` as a shared job (engine.jobs), like the recall pages."""
+    from engine import jobs
 
-    return RankConfig(model=model, dataset=dataset, seed=seed, dim=16, cat_dim=8, epochs=DEFAULT_EPOCHS, aux_weight=aux_weight)
+    return jobs.train_rank(config, owner=session_id(), label=t("rank.training", model=config.label))
 
 
-def train_ranker(config) -> None:
-    """Train (or reuse) one ranker run: the page's only training call (easy to move into a background job)."""
-    from engine.rank.run import train
+def live_figure(history: list[dict]) -> go.Figure:
+    """A ranker job's epochs: training loss and the validation NDCG@10 its epochs are chosen on."""
+    from plotly.subplots import make_subplots
 
-    with st.status(t("rank.training", model=config.label), expanded=True) as status:
-        progress, _ = st_progress(t("rank.epochs"))
-        with friendly_errors():
-            run = train(config, progress=progress)
-        status.update(label=t("rank.trained", model=config.label, auc=run.metrics["test/auc"]), state="complete", expanded=False)
+    ep = [h["epoch"] for h in history]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=ep, y=[h["loss/target"] for h in history], mode="lines+markers", name=t("common.training_loss")), secondary_y=False)
+    fig.add_trace(go.Scatter(x=ep, y=[h.get("val/ndcg@10_all") for h in history], mode="lines+markers", name=t("rank.live_val")), secondary_y=True)
+    fig.update_layout(title=t("rank.live_title"), height=300, margin=dict(t=40, b=10), legend=dict(orientation="h", y=-0.3))
+    fig.update_xaxes(title_text=t("common.epoch"))
+    fig.update_yaxes(title_text=t("common.loss"), secondary_y=False)
+    fig.update_yaxes(title_text="NDCG@10", secondary_y=True, rangemode="tozero")
+    return fig
+
+
+def ranker_done(config):
+    """The sentence a finished ranker job leaves: its model and test AUC."""
+    return lambda label, result: t("rank.trained", model=config.label, auc=result.get("test/auc", float("nan")))  # noqa: ARG005
 
 
 def stored_rankers(dataset: str, seed: int) -> list[dict]:
@@ -80,18 +92,27 @@ recall = pick_run(RECALL_MODELS, default_model="mind", key="recall_run", label=t
 c1, c2 = st.columns([2, 3])
 model = c1.radio(t("rank.ranker"), RANKERS, key="ranker", horizontal=True, bind="query-params",
                  format_func=lambda m: t(f"rank.model_{m}"))
+small = app_default(ch.dataset, ch.seed, model)  # what a first visit trains when no run of `model` is stored
+small_snap = job_snapshot(rank_key(small))  # before listing: a job seen done has published its run
 runs = [r for r in stored_rankers(ch.dataset, ch.seed) if r["config"].model == model]
-if not runs:
-    st.info(t("rank.no_ranker"))
-    train_ranker(default_ranker_config(ch.dataset, ch.seed, model))
-    runs = [r for r in stored_rankers(ch.dataset, ch.seed) if r["config"].model == model]
-    if not runs:
-        st.error(t("rank.not_found"))
+if not runs:  # the small default trains as a shared job (every visitor attaches); the page reruns when it is done
+    if small_snap is not None and small_snap["state"] in ("failed", "cancelled"):
+        with st.container(border=True):
+            draw_job(small_snap, rank_key(small))
+        st.button(t("jobs.train_again"), key="rank-train-again", type="primary", on_click=lambda: ranker_job(small))
         st.stop()
+    st.info(t("rank.no_ranker"))
+    ranker_job(small)
+    watch_jobs([rank_key(small)], figure=live_figure, done=ranker_done(small))
+    st.stop()
 if model == "dien":
     alphas = sorted({float(r["config"].aux_weight) for r in runs})
-    alpha = c2.select_slider(t("rank.alpha"), alphas, value=alphas[-1] if 1.0 not in alphas else 1.0, key="alpha",
-                             format_func=lambda a: f"{a:g}", help=t("rank.alpha_help"))
+    if len(alphas) > 1:
+        alpha = c2.select_slider(t("rank.alpha"), alphas, value=alphas[-1] if 1.0 not in alphas else 1.0, key="alpha",
+                                 format_func=lambda a: f"{a:g}", help=t("rank.alpha_help"))
+    else:  # one stored value: a slider with one stop would move nothing; say how to get more
+        alpha = alphas[0]
+        c2.caption(t("rank.alpha_only", alpha=f"{alpha:g}"), help=t("rank.alpha_help"))
     runs = sorted((r for r in runs if float(r["config"].aux_weight) == alpha), key=lambda r: r["config"].evolution != "augru")  # AUGRU first
 by_path = {str(r["path"]): r for r in runs}
 path = st.selectbox(t("rank.ranker_run"), list(by_path), key="ranker_run",
