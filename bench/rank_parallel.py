@@ -2,7 +2,10 @@
 tables with the bench itself (which then reuses every stored run).
 
     python bench/rank_parallel.py --jobs 15 --datasets ml-100k synthetic --seeds 0 1 2 [--phase train|tables|all]
-        [--negatives popularity --n-negatives 4 --table-suffix _pop4]
+        [--table-suffix _papers --negatives uniform --n-negatives 1 --category-share 0 --loss bce --select auc]
+
+Every option it does not know itself (a RankConfig setting: --negatives, --n-negatives, --category-share, --loss,
+--logq, --select, --epochs, --lr, ...) is passed on unchanged to each `rank train` and to `rank bench`.
 
 Jobs run longest-first: ML-100K before synthetic, ComiRec-SA and DIEN first.
 """
@@ -27,16 +30,10 @@ def main() -> None:
     ap.add_argument("--datasets", nargs="+", default=["ml-100k", "synthetic"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--phase", choices=("train", "tables", "all"), default="all")
-    ap.add_argument("--negatives", default=None)
-    ap.add_argument("--n-negatives", default=None)
     ap.add_argument("--table-suffix", default="")
     ap.add_argument("--skip-recall", action="store_true")
-    ap.add_argument("--loss", default=None)
-    ap.add_argument("--epochs", default=None)
     ap.add_argument("--no-ablations", action="store_true")
-    args = ap.parse_args()
-    extra = (["--negatives", args.negatives] if args.negatives else []) + (["--n-negatives", args.n_negatives] if args.n_negatives else []) \
-        + (["--loss", args.loss] if args.loss else []) + (["--epochs", args.epochs] if args.epochs else [])
+    args, extra = ap.parse_known_args()  # the rest: RankConfig settings for `rank train` and `rank bench`
     variants = VARIANTS[-2:] + VARIANTS[:1] if args.no_ablations else VARIANTS
     py = [sys.executable, "-m", "engine"]
     cmds = []
