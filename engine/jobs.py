@@ -60,6 +60,7 @@ class Job:
     key: str
     label: str
     owner: str | None
+    kind: str = "recsys"  # what it trains: "recsys" (a recall run), "rank" or "xray"; pages draw their own kinds
     state: str = "queued"  # queued | running | done | failed | cancelled
     fraction: float = 0.0
     message: str = field(default_factory=lambda: Message("waiting for a free worker", "job_waiting"))
@@ -117,14 +118,14 @@ class JobRunner:
         self._lock = threading.Lock()
         self.started_count = 0  # jobs actually started (not attached), for tests and the load bench
 
-    def submit(self, key: str, work: Work, label: str = "", owner: str | None = None) -> Job:
+    def submit(self, key: str, work: Work, label: str = "", owner: str | None = None, kind: str = "recsys") -> Job:
         """Start `work(progress, on_epoch)` as the job `key`, or return the queued / running job of that key."""
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and job.active:
                 job.attached += 1
                 return job
-            job = Job(key=key, label=label or key, owner=owner)
+            job = Job(key=key, label=label or key, owner=owner, kind=kind)
             self._jobs[key] = job
             self.started_count += 1
             job.future = self._pool.submit(self._run, job, work)
@@ -327,13 +328,13 @@ def xray_best_key(seed: int, member=None) -> str:
 def train_xray_best(seed: int, member=None, owner: str | None = None, label: str = "", runs_root: str | None = None) -> Job:
     """Submit (or attach to) the training of the `best` preset for `seed` as a job."""
     work = functools.partial(xray_best_work, seed, member, None if runs_root is None else str(runs_root))
-    return runner().submit(xray_best_key(seed, member), work, label=label or f"X-ray best preset seed {seed}", owner=owner)
+    return runner().submit(xray_best_key(seed, member), work, label=label or f"X-ray best preset seed {seed}", owner=owner, kind="xray")
 
 
 def train_xray(config, owner: str | None = None, label: str = "", runs_root: str | None = None) -> Job:
     """Submit (or attach to) the X-ray training of `config` as a job keyed by its resolved config."""
     work = functools.partial(xray_work, config, None if runs_root is None else str(runs_root))
-    return runner().submit(xray_key(config), work, label=label or f"X-ray {config.strategy} seed {config.seed}", owner=owner)
+    return runner().submit(xray_key(config), work, label=label or f"X-ray {config.strategy} seed {config.seed}", owner=owner, kind="xray")
 
 
 def rank_work(config, runs_root: str | None, progress, on_epoch) -> dict:
@@ -354,4 +355,4 @@ def rank_key(config) -> str:
 def train_rank(config, owner: str | None = None, label: str = "", runs_root: str | None = None) -> Job:
     """Submit (or attach to) the training of ranker `config` as a job keyed by its config hash."""
     work = functools.partial(rank_work, config, None if runs_root is None else str(runs_root))
-    return runner().submit(rank_key(config), work, label=label or f"{config.model} on {config.dataset}", owner=owner)
+    return runner().submit(rank_key(config), work, label=label or f"{config.model} on {config.dataset}", owner=owner, kind="rank")

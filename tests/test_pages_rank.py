@@ -106,9 +106,18 @@ def test_rank_page_alpha_slider_switches_between_stored_dien_runs_and_din_has_no
     from engine.jobs import rank_key, runner
     from engine.rank.run import app_default
 
-    job = runner().get(rank_key(app_default("synthetic", 0, "base")))
+    key = rank_key(app_default("synthetic", 0, "base"))
+    job = runner().get(key)
     assert job is not None  # the page returned at once; the training runs outside its script run
-    assert runner().wait(job.key, 300).state == "done" and job.history and "val/ndcg@10_all" in job.history[-1]
+    assert runner().cancel(key, at.session_state["_job_owner"])  # its owner (this session) may cancel it
+    assert runner().wait(key, 300).state == "cancelled"
+    at.run()
+    ok(at)
+    assert any("was cancelled" in w.value for w in at.warning)  # nothing stored, nothing half-written: train again
+    at.button(key="rank-train-again").click().run()
+    ok(at)
+    job = runner().get(key)
+    assert runner().wait(key, 300).state == "done" and job.history and "val/ndcg@10_all" in job.history[-1]
     at.run()  # the page's fragment reruns the page once the job is done
     ok(at)
     assert any("no attention" in i.value for i in at.info)

@@ -282,11 +282,12 @@ def pick_run(models: tuple[str, ...], default_model: str = "mind", key: str = RU
 
 
 def _active_jobs():
-    """Jobs this session started or waits for that are still queued or running."""
+    """Recall-training jobs this session started or waits for that are still queued or running (the /rank and X-ray
+    pages draw their own kinds of job)."""
     from engine import jobs
 
     mine = set(st.session_state.get(WATCHED_KEY, ()))
-    return [j for j in jobs.runner().active() if j.owner == session_id() or j.key in mine]
+    return [j for j in jobs.runner().active() if j.kind == "recsys" and (j.owner == session_id() or j.key in mine)]
 
 
 def user_picker(evalset, key: str = USER_KEY, label: str | None = None) -> int:
