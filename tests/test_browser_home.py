@@ -8,8 +8,9 @@ def test_home_page_lists_datasets_and_the_sidebar_dataset_choice(streamlit_serve
     wait_for_app(page)
     assert_no_exception(page)
     assert "Embedding Lab" in page.locator("h1").first.inner_text()
-    sidebar = page.locator("[data-testid='stSidebarUserContent']").inner_text()
-    assert "Dataset" in sidebar and "Split seed" in sidebar
+    sidebar = page.locator("[data-testid='stSidebarUserContent']")
+    sidebar.get_by_text("Split seed").first.wait_for(timeout=30_000)  # the widgets may draw a frame after the header
+    assert "Dataset" in sidebar.inner_text() and "Split seed" in sidebar.inner_text()
     assert page.locator("[data-testid='stDataFrame']").count() >= 1
     screenshot(page, "home")
     assert page.console_errors == []
