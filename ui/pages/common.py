@@ -128,7 +128,7 @@ def _recall_done(label: str, result: dict) -> str:
     return t("jobs.done", label=label, recall=f"{r:.3f}" if r is not None else "—")
 
 
-def draw_job(snap: dict, key: str, figure=None, done=None) -> None:
+def _draw_job(snap: dict, key: str, figure=None, done=None) -> None:
     """One job's progress: a bar, the live chart (`figure(history)`; default loss / validation Recall@50), a cancel
     button for its owner; when finished, `done(label, result)` (default: the recall sentence)."""
     from engine import jobs
@@ -155,6 +155,14 @@ def draw_job(snap: dict, key: str, figure=None, done=None) -> None:
         st.plotly_chart(fig, width="stretch", key=f"live-{key}")
 
 
+def offer_retry(snap: dict, key: str, retry, button_key: str) -> None:
+    """A failed or cancelled job that left no run: its sentence, a "Train it again" button calling `retry()`, and the
+    page stops there."""
+    _draw_job(snap, key)
+    st.button(t("jobs.train_again"), key=button_key, type="primary", on_click=retry)
+    st.stop()
+
+
 def job_snapshot(key: str) -> dict | None:
     from engine import jobs
 
@@ -174,7 +182,7 @@ def watch_jobs(keys: list[str], every: float = 2.0, figure=None, done=None) -> N
     if not active:
         for k in keys:
             if (s := job_snapshot(k)) is not None:
-                draw_job(s, k, figure, done)
+                _draw_job(s, k, figure, done)
         return
 
     @st.fragment(run_every=every)
@@ -185,7 +193,7 @@ def watch_jobs(keys: list[str], every: float = 2.0, figure=None, done=None) -> N
         for k, s in snaps.items():
             if s is not None:
                 with st.container(border=True):
-                    draw_job(s, k, figure, done)
+                    _draw_job(s, k, figure, done)
 
     panel()
 
@@ -253,9 +261,7 @@ def pick_run(models: tuple[str, ...], default_model: str = "mind", key: str = RU
             st.info(t("jobs.none_yet", models=" / ".join(MODEL_LABELS[m] for m in models)))
             submit_training(cfg)
         elif snap["state"] in ("failed", "cancelled"):
-            draw_job(snap, key_)
-            st.button(t("jobs.train_again"), key="train-again", type="primary", on_click=lambda: submit_training(cfg))
-            st.stop()
+            offer_retry(snap, key_, lambda: submit_training(cfg), "train-again")
         else:
             st.info(t("jobs.none_yet", models=" / ".join(MODEL_LABELS[m] for m in models)))
         watch_jobs([key_])

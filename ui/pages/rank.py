@@ -8,11 +8,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from engine.jobs import rank_key, train_rank
 from engine.rank import inspect as ins
-from engine.rank.run import settings_kind
-from engine.jobs import rank_key
-from engine.rank.run import app_default
-from pages.common import (choice, draw_job, friendly_errors, job_snapshot, load_run_cached, pick_run, session_id, user_picker,
+from engine.rank.run import app_default, settings_kind
+from pages.common import (choice, friendly_errors, job_snapshot, load_run_cached, offer_retry, pick_run, session_id, user_picker,
                           watch_jobs)
 from pages.i18n import t
 
@@ -27,9 +26,7 @@ st.markdown(t("rank.intro"))
 
 def ranker_job(config):
     """Start (or attach to) the training of ranker `config` as a shared job (engine.jobs), like the recall pages."""
-    from engine import jobs
-
-    return jobs.train_rank(config, owner=session_id(), label=t("rank.training", model=config.label))
+    return train_rank(config, owner=session_id(), label=t("rank.training", model=config.label))
 
 
 def live_figure(history: list[dict]) -> go.Figure:
@@ -93,17 +90,15 @@ c1, c2 = st.columns([2, 3])
 model = c1.radio(t("rank.ranker"), RANKERS, key="ranker", horizontal=True, bind="query-params",
                  format_func=lambda m: t(f"rank.model_{m}"))
 small = app_default(ch.dataset, ch.seed, model)  # what a first visit trains when no run of `model` is stored
-small_snap = job_snapshot(rank_key(small))  # before listing: a job seen done has published its run
+small_key = rank_key(small)
+small_snap = job_snapshot(small_key)  # before listing: a job seen done has published its run
 runs = [r for r in stored_rankers(ch.dataset, ch.seed) if r["config"].model == model]
 if not runs:  # the small default trains as a shared job (every visitor attaches); the page reruns when it is done
     if small_snap is not None and small_snap["state"] in ("failed", "cancelled"):
-        with st.container(border=True):
-            draw_job(small_snap, rank_key(small))
-        st.button(t("jobs.train_again"), key="rank-train-again", type="primary", on_click=lambda: ranker_job(small))
-        st.stop()
+        offer_retry(small_snap, small_key, lambda: ranker_job(small), "rank-train-again")
     st.info(t("rank.no_ranker"))
     ranker_job(small)
-    watch_jobs([rank_key(small)], figure=live_figure, done=ranker_done(small))
+    watch_jobs([small_key], figure=live_figure, done=ranker_done(small))
     st.stop()
 if model == "dien":
     alphas = sorted({float(r["config"].aux_weight) for r in runs})
